@@ -1,0 +1,1 @@
+"""Declarative Pyomo formulations; each module states its math in its docstring."""

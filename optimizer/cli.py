@@ -1,0 +1,117 @@
+"""The ``territory`` command: run, validate and schema.
+
+Heavy imports (pyomo, geopandas, folium) happen inside the commands so that ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from optimizer.errors import ExitCode, TerritoryError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Design sales territories from a scenario YAML file, solved with HiGHS to a reported gap.")
+
+SCENARIO = typer.Argument(..., help="Scenario YAML file.", show_default=False)
+
+
+def _on_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def _fail(exc: TerritoryError) -> None:
+    typer.echo(f"error: {exc.line()}", err=True)
+    raise typer.Exit(int(exc.exit_code))
+
+
+def _load(path: Path, overrides: dict | None = None):
+    from optimizer.scenario import load_scenario
+
+    return load_scenario(path, overrides)
+
+
+@app.command()
+def run(
+    scenario: Path = SCENARIO,
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default runs/<scenario name>)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Override solver.time_limit (seconds)."),
+    log: bool = typer.Option(False, "--log", help="Also write the HiGHS log to solver.log in the run folder."),
+) -> None:
+    """Solve a scenario and write summary.json, assignments.csv, territories.csv and map.html."""
+    try:
+        if time_limit is not None and time_limit <= 0:
+            raise _bad_flag("--time-limit", "must be > 0")
+        spec = _load(scenario, {"solver.time_limit": time_limit} if time_limit else None)
+        folder = out or Path("runs") / spec.slug
+        outcome = _run_with_progress(spec, folder, log)
+    except TerritoryError as exc:
+        _fail(exc)
+    from optimizer.report import print_summary
+
+    print_summary(outcome.summary, outcome.folder, rich=_on_terminal())
+    if outcome.summary["status"] == "no_plan":
+        raise typer.Exit(int(ExitCode.NO_PLAN_IN_TIME))
+
+
+def _bad_flag(flag: str, what: str) -> TerritoryError:
+    from optimizer.errors import InputError
+
+    return InputError(flag, what)
+
+
+def _run_with_progress(spec, folder: Path, log: bool):
+    from optimizer.pipeline import run_scenario
+
+    if not _on_terminal():
+        return run_scenario(spec, folder, keep_log=log)
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("starting") as status:
+        return run_scenario(spec, folder, keep_log=log, progress=lambda text: status.update(text))
+
+
+@app.command()
+def validate(scenario: Path = SCENARIO) -> None:
+    """Check a scenario and its data without solving: keys, columns, ids, bases and whether the band can be met."""
+    try:
+        spec = _load(scenario)
+        from optimizer.pipeline import PhaseTimer, prepare
+
+        ready = prepare(spec, PhaseTimer(), lambda _: None)
+    except TerritoryError as exc:
+        _fail(exc)
+    shared = int(ready.shared.sum())
+    typer.echo(f"ok: {spec.name}: {len(ready.units)} units, {len(ready.bases)} territories "
+               f"({ready.bases.method}), {shared} units may be shared")
+    for note in ready.notes:
+        typer.echo(f"note: {note}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editor completion)."""
+    from optimizer.scenario import scenario_json_schema
+
+    typer.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
+def main() -> None:
+    """Entry point: restore default SIGPIPE so ``territory ... | head`` exits cleanly."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted: no output was written", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Writing a run folder atomically: everything goes to a temporary sibling folder, renamed when complete."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+PACKAGES = ("territory-optimizer", "pyomo", "highspy", "numpy", "pandas", "geopandas", "shapely", "folium", "pydantic")
+
+
+@contextmanager
+def staging_folder(final: Path) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside ``final``; on success it replaces ``final``, on error it vanishes."""
+    final = final.resolve()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.parent / f".{final.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _replace(staging, final)
+
+
+def _replace(staging: Path, final: Path) -> None:
+    old = final.parent / f".{final.name}.old-{os.getpid()}"
+    if final.exists():
+        final.rename(old)
+    staging.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """CSV with fixed float formatting so files diff cleanly."""
+    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+
+
+def write_json(data: dict, path: Path) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=_plain) + "\n", encoding="utf-8")
+
+
+def _plain(value: object) -> object:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def versions() -> dict[str, str]:
+    """Python, platform and package versions recorded with every run."""
+    found = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    from optimizer.solver import highs_version
+
+    found["HiGHS"] = highs_version()
+    return found

@@ -1,0 +1,47 @@
+"""Printing a run's summary on the terminal (rich) or as plain text when piped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def summary_lines(summary: dict, folder: Path) -> list[str]:
+    """The plain-text summary: status, objective, bound, gap, band, shared units, phase times, files."""
+    gap = summary["gap"]
+    band = summary["band"]
+    secs = summary["seconds"]
+    lines = [
+        f"scenario    {summary['scenario']}",
+        f"status      {summary['status']}  ({summary['units']} units, {summary['territories']} territories)",
+        f"objective   {summary['objective']:.3f} {summary['objective_unit']}",
+        f"bound       {summary['bound']:.3f}   gap {gap:.3%} (target {summary['target_gap']:.2%})"
+        if gap is not None else "bound       none",
+        f"balance     max deviation {band['max_abs_deviation_pct']:.2f}% (tolerance ±{band['tolerance']:.0%}); "
+        f"outside band: {', '.join(band['territories_outside_band']) or 'none'}",
+        f"shared      {', '.join(summary['shared_units']) or 'none'}",
+        f"bases       {summary['bases']}",
+        "seconds     " + ", ".join(f"{k} {v:.2f}" for k, v in secs.items()),
+        f"checks      {len(summary['checks_passed'])} passed: {', '.join(summary['checks_passed'])}",
+        f"written     {folder}/ (summary.json, assignments.csv, territories.csv, map.html)",
+    ]
+    lines += [f"note        {note}" for note in summary["notes"]]
+    return lines
+
+
+def print_summary(summary: dict, folder: Path, rich: bool) -> None:
+    """Print the summary; with ``rich`` as a table, else as plain lines (safe for pipes)."""
+    lines = summary_lines(summary, folder)
+    if not rich:
+        print("\n".join(lines))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for line in lines:
+        key, _, value = line.partition(" ")
+        table.add_row(Text(key), Text(value.strip()))  # Text(): user strings are never read as markup
+    Console(highlight=False).print(table)
