@@ -25,10 +25,13 @@ import numpy as np
 
 from models.alignment import AlignmentData, build
 from optimizer.errors import InfeasibleError, NoPlanError
+from optimizer.repair import round_and_repair
 from optimizer.solver import CompiledModel, SolveResult, SolverOptions, SolveStatus, compile_model, relative_gap, solve
 
 INITIAL_NEAREST = 8
-PLAN_CHEAPEST = 3
+REPAIR_NEAREST_TERRITORIES = 4  # per unit of an out-of-band territory, the territories opened to the repair MIP
+PLAN_CHEAPEST = (3, 8, 10**9)
+PLAN_GAP_SHARE = 0.25  # HiGHS's own gap target, as a share of the user's, while the LP bound certifies  # pairs of least reduced cost per unit in each plan attempt (last: all pairs)
 ELASTIC_PRICE = 1.0e5  # km per average territory outside the band: only the LP pricing phase uses it
 SHARE_EPS = 1e-6
 
@@ -84,18 +87,26 @@ def solve_alignment(problem: AlignmentProblem, options: SolverOptions) -> Alignm
     clock = _Clock(options.time_limit)
     n, k = problem.distance_km.shape
     cost = problem.cost
-    lb, reduced, support, lp_stages = _price_full_lp(problem, cost, options, clock)
+    lb, reduced, lp_share, lp_stages = _price_full_lp(problem, cost, options, clock)
     shared_pairs = np.zeros((n, k), bool)
     shared_pairs[problem.shared] = True
-    chosen = support | _cheapest(reduced, PLAN_CHEAPEST) | shared_pairs
     stages, logs = list(lp_stages), []
-    plan = _solve_mip(problem, chosen, options, clock, None, "plan", stages, logs)
-    if plan is None or not plan[0].status.has_plan:
-        chosen = chosen | _cheapest(reduced, min(k, 2 * INITIAL_NEAREST))
-        plan = _solve_mip(problem, chosen, options, clock, None, "plan (wider)", stages, logs)
-    if plan is None or not plan[0].status.has_plan:
-        chosen = np.ones((n, k), bool)
-        plan = _solve_mip(problem, chosen, options, clock, None, "plan (all pairs)", stages, logs)
+    good_enough = lb / (1.0 - options.target_gap) if lb > 0 else None
+    began = time.perf_counter()
+    rounded, in_band = round_and_repair(lp_share, cost, problem.load, problem.shared, problem.lower, problem.upper)
+    stages.append({"stage": "round and repair", "seconds": round(time.perf_counter() - began, 3),
+                   "in_band": in_band, "objective": _plan_cost(problem, rounded)})
+    if not in_band and problem.penalty is None:
+        rounded = _repair_by_mip(problem, rounded, options, clock, stages, logs)
+    plan, chosen = None, (lp_share > SHARE_EPS) | shared_pairs
+    if rounded is not None:
+        chosen |= rounded > 0
+    for attempt, count in enumerate(PLAN_CHEAPEST):
+        chosen = chosen | _cheapest(reduced, min(k, count))
+        start = _start_vector(problem, rounded, chosen) if rounded is not None else None
+        plan = _solve_mip(problem, chosen, options, clock, start, f"plan {attempt + 1}", stages, logs, good_enough)
+        if plan is not None and plan[0].status.has_plan:
+            break
     result, pairs = plan if plan is not None else (None, None)
     if result is None or not result.status.has_plan:
         _raise_no_plan(result, problem)
@@ -103,8 +114,8 @@ def solve_alignment(problem: AlignmentProblem, options: SolverOptions) -> Alignm
     if relative_gap(result.objective, bound) > options.target_gap and clock.left() > 1.0:
         wider = chosen | (reduced <= result.objective - lb + 1e-9)
         if wider.sum() > chosen.sum():
-            start = _remap(result.values, pairs, wider)
-            better = _solve_mip(problem, wider, options, clock, start, "certify", stages, logs)
+            start = _start_vector(problem, _as_grid(result.values, pairs, (n, k)), wider)
+            better = _solve_mip(problem, wider, options, clock, start, "certify", stages, logs, good_enough)
             if better is not None and better[0].status.has_plan:  # warm-started: never worse than the plan
                 result, pairs, chosen = better[0], better[1], wider
                 bound = _certified_bound(lb, result, reduced, chosen)
@@ -120,6 +131,8 @@ def _price_full_lp(problem: AlignmentProblem, cost: np.ndarray, options: SolverO
     while True:
         data, pairs = _data(problem, included, penalty)
         compiled = _compiled(data, clock)
+        # x <= 1 is implied by the one_territory rows; dropping it keeps every dual on the rows we price with
+        compiled.col_upper[: len(pairs[0])] = np.inf
         lp_options = SolverOptions(max(clock.left(), 1.0), 0.0, options.threads, options.seed)
         began = time.perf_counter()
         result = solve(compiled, lp_options, relax=True)
@@ -136,17 +149,19 @@ def _price_full_lp(problem: AlignmentProblem, cost: np.ndarray, options: SolverO
         if shortfall >= -1e-7 * max(1.0, abs(result.objective)) or not entering.any():
             break
         included |= entering
-    values = result.values[: len(pairs[0])]
-    support = np.zeros((n, k), bool)
-    support[pairs[0][values > SHARE_EPS], pairs[1][values > SHARE_EPS]] = True
+    lp_share = np.zeros((n, k))
+    lp_share[pairs[0], pairs[1]] = result.values[: len(pairs[0])]
     _refuse_unreachable_band(problem, result, compiled, pairs)
-    return result.objective + shortfall, np.maximum(reduced, 0.0), support, stages
+    return result.objective + shortfall, np.maximum(reduced, 0.0), lp_share, stages
 
 
 def _compiled(data: AlignmentData, clock: _Clock) -> CompiledModel:
     began = time.perf_counter()
     compiled = compile_model(build(data))
     clock.build += time.perf_counter() - began
+    leading = compiled.columns[: len(data.pair_unit)]
+    if any(var.parent_component().local_name != "Assign" or var.index() != p for p, var in enumerate(leading)):
+        raise RuntimeError("compiled columns are not in pair order; the solution would be misread")
     return compiled
 
 
@@ -172,6 +187,16 @@ def _reduced_costs(problem, cost, compiled, result) -> np.ndarray:
     return cost - unit_dual[:, None] - problem.load[:, None] * band_dual[None, :]
 
 
+def _smallest(score: np.ndarray, count: int) -> np.ndarray:
+    """Mask of the ``count`` smallest finite entries of the whole matrix."""
+    flat = score.ravel()
+    count = min(count, int(np.isfinite(flat).sum()))
+    mask = np.zeros(flat.size, bool)
+    if count > 0:
+        mask[np.argpartition(flat, count - 1)[:count]] = True
+    return mask.reshape(score.shape)
+
+
 def _cheapest(score: np.ndarray, count: int) -> np.ndarray:
     n, k = score.shape
     mask = np.zeros((n, k), bool)
@@ -192,14 +217,15 @@ def _refuse_unreachable_band(problem, result: SolveResult, compiled: CompiledMod
                               "widen balance.tolerance or set balance.soft_penalty")
 
 
-def _solve_mip(problem, chosen, options, clock, start, name, stages, logs):
+def _solve_mip(problem, chosen, options, clock, start, name, stages, logs, good_enough=None):
     if clock.left() <= 0.05:
         return None
     data, pairs = _data(problem, chosen, problem.penalty)
     compiled = _compiled(data, clock)
-    mip_options = SolverOptions(max(clock.left(), 0.05), options.target_gap, options.threads, options.seed,
-                                options.keep_log)
-    result = solve(compiled, mip_options, start=start)
+    # With a certifying bound from outside, HiGHS must aim below the target on its own (weaker) bound
+    gap = options.target_gap * (PLAN_GAP_SHARE if good_enough is not None else 1.0)
+    mip_options = SolverOptions(max(clock.left(), 0.05), gap, options.threads, options.seed, options.keep_log)
+    result = solve(compiled, mip_options, start=start, stop_at_objective=good_enough)
     clock.solve += result.seconds
     logs.append(result.log)
     stages.append({"stage": name, "pairs": int(len(pairs[0])), "seconds": round(result.seconds, 3),
@@ -215,12 +241,51 @@ def _certified_bound(lb: float, result: SolveResult, reduced: np.ndarray, chosen
     return min(max(lb, bound), result.objective)
 
 
-def _remap(values: np.ndarray, pairs, wider: np.ndarray) -> np.ndarray:
-    unit, territory = np.nonzero(wider)
-    grid = np.zeros(wider.shape)
+def _repair_by_mip(problem, grid, options, clock, stages, logs) -> np.ndarray | None:
+    """Free the units of out-of-band territories and of their nearest territories; keep all others."""
+    loads = _plan_loads(problem, grid)
+    violated = np.flatnonzero((loads > problem.upper + 1e-9) | (loads < problem.lower - 1e-9))
+    owner = np.argmax(grid, axis=1)
+    in_violated = np.isin(owner, violated)
+    near = np.argsort(problem.distance_km[in_violated], axis=1)[:, :REPAIR_NEAREST_TERRITORIES]
+    region = np.union1d(violated, np.unique(near))
+    free = np.isin(owner, region) & ~problem.shared
+    chosen = grid > 0
+    chosen[np.ix_(np.flatnonzero(free), region)] = True
+    chosen[problem.shared] = True
+    result = _solve_mip(problem, chosen, options, clock, None, "repair", stages, logs)
+    if result is None or not result[0].status.has_plan:
+        return None
+    return _as_grid(result[0].values, result[1], grid.shape)
+
+
+def _as_grid(values: np.ndarray, pairs, shape) -> np.ndarray:
+    grid = np.zeros(shape)
     grid[pairs[0], pairs[1]] = values[: len(pairs[0])]
-    tail = values[len(pairs[0]):]
-    return np.concatenate([grid[unit, territory], tail])
+    return grid
+
+
+def _plan_loads(problem: AlignmentProblem, grid: np.ndarray) -> np.ndarray:
+    return (grid * problem.load[:, None]).sum(axis=0)
+
+
+def _plan_cost(problem: AlignmentProblem, grid: np.ndarray) -> float:
+    travel = float((grid * problem.cost).sum())
+    if problem.penalty is None:
+        return travel
+    loads = _plan_loads(problem, grid)
+    outside = np.maximum(problem.lower - loads, 0) + np.maximum(loads - problem.upper, 0)
+    return travel + problem.penalty * float(outside.sum())
+
+
+def _start_vector(problem: AlignmentProblem, grid: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Column values of ``grid`` for the model over ``chosen`` (Assign in pair order, then Under, Over)."""
+    unit, territory = np.nonzero(chosen)
+    values = [grid[unit, territory]]
+    if problem.penalty is not None:
+        loads = _plan_loads(problem, grid)
+        values += [np.maximum(problem.lower - loads, 0), np.maximum(loads - problem.upper, 0)]
+    return np.concatenate(values)
 
 
 def _raise_no_plan(result: SolveResult | None, problem: AlignmentProblem) -> None:

@@ -41,6 +41,16 @@ class CheckReport:
     passed: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def raise_if_failed(self) -> None:
+        """A failed check on a solved plan is a bug: raise :class:`CheckFailedError` naming every failure."""
+        if self.failures:
+            raise CheckFailedError("plan check", " | ".join(self.failures),
+                                   "this is a bug in the optimizer: please report it with the scenario")
+
     def record(self, name: str, problems: list[str]) -> None:
         if problems:
             shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
@@ -49,13 +59,12 @@ class CheckReport:
             self.passed.append(name)
 
 
-def check_plan(folder: Path, units: pd.DataFrame, rules: PlanRules, reported_objective: float) -> CheckReport:
+def check_plan(folder: Path, units: pd.DataFrame, rules: PlanRules,
+               reported_objective: float | None) -> CheckReport:
     """Check the plan in ``folder`` against ``units`` (unit_id, workload, lat, lon, x_m, y_m) and ``rules``.
 
-    Raises
-    ------
-    CheckFailedError
-        Listing every check that failed.
+    Returns every check's outcome; a solved plan calls :meth:`CheckReport.raise_if_failed`, while scoring a
+    hand-edited plan lists what it breaks. ``reported_objective`` of ``None`` skips the objective check.
     """
     assignments = pd.read_csv(folder / "assignments.csv", dtype={"unit_id": str, "territory_id": str})
     territories = pd.read_csv(folder / "territories.csv", dtype={"territory_id": str, "base_unit_id": str})
@@ -66,11 +75,9 @@ def check_plan(folder: Path, units: pd.DataFrame, rules: PlanRules, reported_obj
     report.record("territory table matches the plan", _table_matches(territories, loads))
     if rules.soft_penalty is None:
         report.record("workload inside the band", _band(loads, rules))
-    report.record("objective recomputed", _objective(assignments, territories, units, rules, loads,
-                                                     reported_objective))
-    if report.failures:
-        raise CheckFailedError("plan check", " | ".join(report.failures),
-                               "this is a bug in the optimizer: please report it with the scenario")
+    if reported_objective is not None:
+        report.record("objective recomputed", _objective(assignments, territories, units, rules, loads,
+                                                         reported_objective))
     return report
 
 

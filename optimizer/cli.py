@@ -66,8 +66,9 @@ def _bad_flag(flag: str, what: str) -> TerritoryError:
 
 
 def _run_with_progress(spec, folder: Path, log: bool):
-    from optimizer.pipeline import run_scenario
+    from optimizer.kinds import kind_of, resolve
 
+    run_scenario = resolve(kind_of(spec).runner)
     if not _on_terminal():
         return run_scenario(spec, folder, keep_log=log)
     from rich.console import Console
@@ -82,24 +83,24 @@ def validate(scenario: Path = SCENARIO) -> None:
     """Check a scenario and its data without solving: keys, columns, ids, bases and whether the band can be met."""
     try:
         spec = _load(scenario)
-        from optimizer.pipeline import PhaseTimer, prepare
+        from optimizer.kinds import kind_of, resolve
 
-        ready = prepare(spec, PhaseTimer(), lambda _: None)
+        lines = resolve(kind_of(spec).validator)(spec)
     except TerritoryError as exc:
         _fail(exc)
-    shared = int(ready.shared.sum())
-    typer.echo(f"ok: {spec.name}: {len(ready.units)} units, {len(ready.bases)} territories "
-               f"({ready.bases.method}), {shared} units may be shared")
-    for note in ready.notes:
-        typer.echo(f"note: {note}")
+    typer.echo("\n".join(lines))
 
 
 @app.command()
-def schema() -> None:
+def schema(kind: str = typer.Option("alignment", "--kind", help="Scenario kind (see optimizer/kinds.py).")) -> None:
     """Print the JSON Schema of scenario files (for editor completion)."""
+    from optimizer.kinds import KINDS
     from optimizer.scenario import scenario_json_schema
 
-    typer.echo(json.dumps(scenario_json_schema(), indent=2))
+    if kind not in KINDS:
+        typer.echo(f"error: --kind: unknown kind `{kind}` (kinds are: {', '.join(KINDS)})", err=True)
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
+    typer.echo(json.dumps(scenario_json_schema(kind), indent=2))
 
 
 def main() -> None:

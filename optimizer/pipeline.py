@@ -74,6 +74,14 @@ def prepare(scenario: Scenario, timer: PhaseTimer, progress: Progress) -> Prepar
     return Prepared(units=units, bases=bases, shared=shared, notes=notes)
 
 
+def validate_lines(scenario: Scenario) -> list[str]:
+    """What ``territory validate`` prints for an alignment scenario (raises on any problem)."""
+    ready = prepare(scenario, PhaseTimer(), lambda _: None)
+    lines = [f"ok: {scenario.name}: {len(ready.units)} units, {len(ready.bases)} territories "
+             f"(bases {ready.bases.method}), {int(ready.shared.sum())} units may be shared"]
+    return lines + [f"note: {note}" for note in ready.notes]
+
+
 def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
                  progress: Progress = lambda _: None) -> RunOutcome:
     """Solve ``scenario`` and write its run folder ``out`` (replaced only when everything succeeded)."""
@@ -98,6 +106,7 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
             write_table(territories, folder / "territories.csv")
         with timer.phase("check"):
             report = check_plan(folder, ready.units.frame, _rules(scenario, ready), solution.objective)
+            report.raise_if_failed()
         progress("drawing the map")
         with timer.phase("write"):
             from optimizer.maps import write_territory_map

@@ -147,6 +147,7 @@ class Solver(_Section):
 class Scenario(_Section):
     """A territory alignment request."""
 
+    kind: Literal["alignment"] = Field("alignment", description="Which formulation; see optimizer/kinds.py.")
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     units: Units
@@ -170,8 +171,8 @@ class Scenario(_Section):
 _FILE_KEYS = ("extends", "overrides")
 
 
-def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Read, merge and validate a scenario file; ``overrides`` are dotted keys applied last."""
+def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> Any:
+    """Read, merge and validate a scenario file of any kind; ``overrides`` are dotted keys applied last."""
     path = Path(path)
     raw = _read_with_extends(path, chain=())
     for dotted, value in (overrides or {}).items():
@@ -179,12 +180,20 @@ def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> 
     return validate_scenario(raw, where=str(path))
 
 
-def validate_scenario(raw: dict[str, Any], where: str) -> Scenario:
-    """Validate a merged scenario mapping, turning pydantic errors into one clear line each."""
+def validate_scenario(raw: dict[str, Any], where: str) -> Any:
+    """Validate a merged scenario mapping with its kind's schema, one clear line per problem."""
+    from optimizer.kinds import KINDS, resolve
+
+    kind = raw.get("kind", "alignment")
+    if kind not in KINDS:
+        near = difflib.get_close_matches(str(kind), list(KINDS), n=1)
+        hint = f"did you mean `{near[0]}`?" if near else f"kinds are: {', '.join(KINDS)}"
+        raise InputError(where, f"unknown kind `{kind}`", hint)
+    schema = resolve(KINDS[kind].schema)
     try:
-        return Scenario.model_validate(raw)
+        return schema.model_validate(raw)
     except ValidationError as exc:
-        lines = [_explain(err) for err in exc.errors()]
+        lines = [_explain(err, schema) for err in exc.errors()]
         raise InputError(where, "; ".join(lines)) from None
 
 
@@ -236,11 +245,11 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, where: str) -> Non
     node[keys[-1]] = value
 
 
-def _explain(err: dict[str, Any]) -> str:
+def _explain(err: dict[str, Any], schema: type[BaseModel]) -> str:
     loc = [str(p) for p in err["loc"]]
     path = ".".join(loc) or "(top level)"
     if err["type"] == "extra_forbidden":
-        valid = _valid_keys_at(err["loc"][:-1])
+        valid = _valid_keys_at(schema, err["loc"][:-1])
         near = difflib.get_close_matches(loc[-1], valid, n=1)
         hint = f"did you mean `{near[0]}`?" if near else f"valid keys here: {', '.join(valid)}"
         return f"unknown key `{path}` ({hint})"
@@ -249,8 +258,8 @@ def _explain(err: dict[str, Any]) -> str:
     return f"`{path}`: {err['msg']}"
 
 
-def _valid_keys_at(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = Scenario
+def _valid_keys_at(schema: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    model: Any = schema
     for part in loc:
         if isinstance(part, int) or model is None:
             continue
@@ -270,9 +279,11 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def scenario_json_schema() -> dict[str, Any]:
-    """JSON Schema of a scenario file, for editors (``extends`` and ``overrides`` included)."""
-    schema = Scenario.model_json_schema()
+def scenario_json_schema(kind: str = "alignment") -> dict[str, Any]:
+    """JSON Schema of a scenario file of ``kind``, for editors (``extends`` and ``overrides`` included)."""
+    from optimizer.kinds import KINDS, resolve
+
+    schema = resolve(KINDS[kind].schema).model_json_schema()
     schema["properties"]["extends"] = {"type": "string", "description": "A scenario file this one builds on."}
     schema["properties"]["overrides"] = {
         "type": "object", "description": "Dotted key paths set after merging, e.g. balance.tolerance: 0.03."

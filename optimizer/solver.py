@@ -114,9 +114,19 @@ def compile_model(model: pyo.ConcreteModel) -> CompiledModel:
 
 
 def solve(compiled: CompiledModel, options: SolverOptions, *, relax: bool = False,
-          start: np.ndarray | None = None) -> SolveResult:
-    """Solve with HiGHS, honouring the time limit and target gap; ``relax`` drops integrality."""
+          start: np.ndarray | None = None, stop_at_objective: float | None = None) -> SolveResult:
+    """Solve with HiGHS, honouring the time limit and target gap; ``relax`` drops integrality.
+
+    ``stop_at_objective`` ends a MIP as soon as a plan at least that good is found (used when a bound
+    from elsewhere already certifies such a plan).
+    """
     highs = _new_highs(options)
+    if stop_at_objective is not None:
+        def good_enough(event) -> None:
+            if event.data_out.mip_primal_bound <= stop_at_objective:
+                event.interrupt()
+
+        highs.cbMipInterrupt.subscribe(good_enough)
     log_path = Path(tempfile.mkstemp(suffix=".highs.log")[1]) if options.keep_log else None
     if log_path:
         highs.setOptionValue("log_file", str(log_path))
