@@ -103,6 +103,23 @@ def schema(kind: str = typer.Option("alignment", "--kind", help="Scenario kind (
     typer.echo(json.dumps(scenario_json_schema(kind), indent=2))
 
 
+# Commands that live in their own modules: each module defines ``register(app)`` and keeps heavy imports
+# inside its command functions. A module listed here that does not exist yet is simply not offered.
+COMMAND_MODULES = ("optimizer.cli_compare", "optimizer.cli_sweep")
+
+
+def _register_command_modules() -> None:
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    for name in COMMAND_MODULES:
+        if find_spec(name) is not None:
+            import_module(name).register(app)
+
+
+_register_command_modules()
+
+
 def main() -> None:
     """Entry point: restore default SIGPIPE so ``territory ... | head`` exits cleanly."""
     if hasattr(signal, "SIGPIPE"):
