@@ -42,7 +42,9 @@ def _compose_node(self: _StrictLoader, parent: Any, index: Any) -> yaml.Node:
             event.start_mark,
         )
     tag = getattr(event, "tag", None)
-    if tag is not None and tag not in ("!", "tag:yaml.org,2002:str") and not getattr(event, "implicit", (True,))[0]:
+    implicit = getattr(event, "implicit", True)
+    explicit = not any(implicit) if isinstance(implicit, tuple) else not implicit
+    if tag is not None and tag != "!" and explicit:
         raise yaml.constructor.ConstructorError(
             None, None, f"the tag {tag} is not allowed in scenario files; remove it", event.start_mark
         )
