@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+import pandas as pd
 
 from optimizer.align import AlignmentProblem, AlignmentSolution, solve_alignment
 from optimizer.bases import BaseTable, resolve_bases
-from optimizer.checks import PlanRules, check_plan
+from optimizer.checks import CheckReport, PlanRules, check_plan
 from optimizer.distance import distance_matrix_km
+from optimizer.errors import InfeasibleError
 from optimizer.feasibility import check_band_reachable, shareable_units
 from optimizer.outputs import staging_folder, versions, write_json, write_table
 from optimizer.scenario import Scenario
@@ -60,14 +62,37 @@ class RunOutcome:
     summary: dict
 
 
-def prepare(scenario: Scenario, timer: PhaseTimer, progress: Progress) -> Prepared:
-    """Load units, resolve bases and run the checks that can refuse a request before solving."""
+@dataclass(frozen=True)
+class PlanTables:
+    """A plan as tidy tables, ready to be written, checked and drawn.
+
+    ``objective`` is the value the plan claims (checked by recomputation; ``None`` skips that check).
+    ``map_assignments`` optionally replaces ``assignments`` on the map only (a hand-edited plan whose shares
+    do not add up is drawn with normalised shares; its units missing from the plan are left undrawn).
+    """
+
+    assignments: pd.DataFrame
+    territories: pd.DataFrame
+    objective: float | None
+    map_assignments: pd.DataFrame | None = None
+
+
+def prepare(scenario: Scenario, timer: PhaseTimer, progress: Progress, *, strict: bool = True) -> Prepared:
+    """Load units, resolve bases and run the checks that can refuse a request before solving.
+
+    With ``strict=False`` (scoring a given plan) a band no plan can meet is a note, not an error.
+    """
     progress("loading units")
     with timer.phase("load"):
         units = load_units(scenario.units, scenario.workload)
     count = scenario.territories.size
     shared = shareable_units(units, scenario, count)
-    notes = check_band_reachable(units, scenario, count, shared)
+    try:
+        notes = check_band_reachable(units, scenario, count, shared)
+    except InfeasibleError as exc:
+        if strict:
+            raise
+        notes = [exc.line()]
     progress("placing bases")
     with timer.phase("bases"):
         bases = resolve_bases(scenario.territories, units)
@@ -95,65 +120,110 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
     solution = solve_alignment(problem, options)
     timer.seconds["build"] = solution.seconds["build"]
     timer.seconds["solve"] = solution.seconds["solve"]
-    target = float(ready.units.workload.sum() / len(ready.bases))
     assignments = assignment_table(ready.units, ready.bases, solution.unit_index, solution.territory_index,
                                    solution.share)
-    territories = territory_table(ready.units, ready.bases, assignments, distance, target)
+    plan = PlanTables(assignments, plan_territories(ready, assignments, distance), solution.objective)
+    files = {"solver.log": solution.log} if keep_log else {}
+    summary, _ = write_run_folder(
+        out, scenario, ready, plan, timer, progress, files=files,
+        summarize=lambda report: _summary(scenario, ready, solution, plan.territories, report.passed, timer,
+                                          started))
+    return RunOutcome(folder=out, summary=summary)
+
+
+def plan_territories(ready: Prepared, assignments: pd.DataFrame, distance: np.ndarray) -> pd.DataFrame:
+    """The territory table of ``assignments``, with deviations from the scenario's average territory."""
+    target = float(ready.units.workload.sum() / len(ready.bases))
+    return territory_table(ready.units, ready.bases, assignments, distance, target)
+
+
+def write_run_folder(out: Path, scenario: Scenario, ready: Prepared, plan: PlanTables, timer: PhaseTimer,
+                     progress: Progress, *, summarize: Callable[[CheckReport], dict], strict: bool = True,
+                     files: dict[str, str] | None = None) -> tuple[dict, CheckReport]:
+    """Write a run folder from a plan's tables: the tables, the independent checks, the map and the summary.
+
+    Parameters
+    ----------
+    out : Path
+        The run folder; replaced only when everything was written (see :func:`staging_folder`).
+    scenario, ready : Scenario, Prepared
+        The request and its units and bases.
+    plan : PlanTables
+        The plan to write.
+    timer : PhaseTimer
+        Receives the ``check`` and ``write`` phases.
+    progress : callable
+        Called with a short text before each step.
+    summarize : callable
+        Builds ``summary.json`` from the check report (called after everything else is written).
+    strict : bool
+        Raise :class:`CheckFailedError` if a check fails (a solved plan); ``False`` scores a hand-edited plan.
+    files : dict, optional
+        Extra text files to write, by file name.
+
+    Returns
+    -------
+    tuple of (dict, CheckReport)
+        The summary written and every check's outcome.
+    """
     with staging_folder(out) as folder:
         progress("checking the plan")
         with timer.phase("write"):
-            write_table(assignments, folder / "assignments.csv")
-            write_table(territories, folder / "territories.csv")
+            write_table(plan.assignments, folder / "assignments.csv")
+            write_table(plan.territories, folder / "territories.csv")
         with timer.phase("check"):
-            report = check_plan(folder, ready.units.frame, _rules(scenario, ready), solution.objective)
+            report = check_plan(folder, ready.units.frame, plan_rules(scenario, ready), plan.objective)
+        if strict:
             report.raise_if_failed()
         progress("drawing the map")
         with timer.phase("write"):
             from optimizer.maps import write_territory_map
 
-            write_territory_map(folder / "map.html", ready.units.frame, assignments, territories, scenario.name)
-            summary = _summary(scenario, ready, solution, territories, report.passed, timer, started)
-            if keep_log:
-                (folder / "solver.log").write_text(solution.log, encoding="utf-8")
-            write_json(summary, folder / "summary.json")
-    return RunOutcome(folder=out, summary=summary)
+            shown = plan.assignments if plan.map_assignments is None else plan.map_assignments
+            units = ready.units.frame[ready.units.frame["unit_id"].isin(shown["unit_id"])]
+            write_territory_map(folder / "map.html", units, shown, plan.territories, scenario.name)
+            for name, text in (files or {}).items():
+                (folder / name).write_text(text, encoding="utf-8")
+        summary = summarize(report)
+        write_json(summary, folder / "summary.json")
+    return summary, report
 
 
 def _problem(scenario: Scenario, ready: Prepared) -> tuple[AlignmentProblem, np.ndarray]:
-    units, bases = ready.units, ready.bases
-    b = bases.frame
-    distance = distance_matrix_km(units.lat, units.lon, units.xy, b["base_lat"].to_numpy(float),
-                                  b["base_lon"].to_numpy(float), b[["x_m", "y_m"]].to_numpy(float),
-                                  scenario.objective.distance)
-    k = len(bases)
+    distance = distance_to_bases(scenario, ready)
+    k = len(ready.bases)
     tol = scenario.balance.tolerance
-    problem = AlignmentProblem(load=units.workload / (units.workload.sum() / k), distance_km=distance,
+    problem = AlignmentProblem(load=ready.units.workload / (ready.units.workload.sum() / k), distance_km=distance,
                                shared=ready.shared, lower=np.full(k, 1 - tol), upper=np.full(k, 1 + tol),
                                penalty=scenario.balance.soft_penalty)
     return problem, distance
 
 
-def _rules(scenario: Scenario, ready: Prepared) -> PlanRules:
+def distance_to_bases(scenario: Scenario, ready: Prepared) -> np.ndarray:
+    """Units x territories distance in km, as the model measures it (``objective.distance``)."""
+    units, b = ready.units, ready.bases.frame
+    return distance_matrix_km(units.lat, units.lon, units.xy, b["base_lat"].to_numpy(float),
+                              b["base_lon"].to_numpy(float), b[["x_m", "y_m"]].to_numpy(float),
+                              scenario.objective.distance)
+
+
+def plan_rules(scenario: Scenario, ready: Prepared) -> PlanRules:
+    """The rules every plan of ``scenario`` must satisfy, for :func:`check_plan`."""
     return PlanRules(territory_ids=tuple(ready.bases.ids), tolerance=scenario.balance.tolerance,
                      soft_penalty=scenario.balance.soft_penalty,
                      shareable=frozenset(ready.units.ids[ready.shared]), distance=scenario.objective.distance)
 
 
-def _summary(scenario: Scenario, ready: Prepared, solution: AlignmentSolution, territories, checks: list[str],
-             timer: PhaseTimer, started: float) -> dict:
-    tol = scenario.balance.tolerance
-    dev = territories["deviation_pct"]
-    out_of_band = territories.loc[dev.abs() > 100 * tol + 1e-6, "territory_id"].tolist()
-    seconds = {name: round(timer.seconds.get(name, 0.0), 3) for name in ("load", "bases", "build", "solve", "check", "write")}
-    seconds["total"] = round(time.perf_counter() - started, 3)
+def _summary(scenario: Scenario, ready: Prepared, solution: AlignmentSolution, territories: pd.DataFrame,
+             checks: list[str], timer: PhaseTimer, started: float) -> dict:
     shared_ids = sorted(set(ready.units.ids[ready.shared]) & set(_split_units(solution, ready)))
     return {
         "scenario": scenario.name,
         "scenario_hash": scenario.digest(),
-        "data_hash": _file_hash(ready.units.source),
+        "data_hash": file_hash(ready.units.source),
         "status": solution.status.value,
         "objective": solution.objective,
-        "objective_unit": "km x average-territory workload (workload-weighted distance to base)",
+        "objective_unit": OBJECTIVE_UNIT,
         "bound": solution.bound,
         "gap": _finite(solution.gap),
         "target_gap": scenario.solver.target_gap,
@@ -163,18 +233,37 @@ def _summary(scenario: Scenario, ready: Prepared, solution: AlignmentSolution, t
         "territories": len(ready.bases),
         "workload_measures": dict(scenario.workload.measures),
         "target_workload": float(ready.units.workload.sum() / len(ready.bases)),
-        "band": {"tolerance": tol, "soft_penalty": scenario.balance.soft_penalty,
-                 "max_abs_deviation_pct": float(dev.abs().max()), "territories_outside_band": out_of_band},
+        "band": band_summary(scenario, territories),
         "shared_units": shared_ids,
         "bases": ready.bases.method,
         "notes": ready.notes,
         "checks_passed": checks,
-        "seconds": seconds,
+        "seconds": phase_seconds(timer, started),
         "stages": solution.stages,
         "solver": {"name": "HiGHS", "time_limit": scenario.solver.time_limit, "threads": scenario.solver.threads,
                    "seed": scenario.solver.seed},
         "versions": versions(),
     }
+
+
+OBJECTIVE_UNIT = "km x average-territory workload (workload-weighted distance to base)"
+
+
+def band_summary(scenario: Scenario, territories: pd.DataFrame) -> dict:
+    """The ``band`` entry of ``summary.json``: tolerance, largest deviation, territories outside."""
+    tol = scenario.balance.tolerance
+    dev = territories["deviation_pct"]
+    out_of_band = territories.loc[dev.abs() > 100 * tol + 1e-6, "territory_id"].tolist()
+    return {"tolerance": tol, "soft_penalty": scenario.balance.soft_penalty,
+            "max_abs_deviation_pct": float(dev.abs().max()), "territories_outside_band": out_of_band}
+
+
+def phase_seconds(timer: PhaseTimer, started: float) -> dict[str, float]:
+    """The ``seconds`` entry of ``summary.json``: each phase and the total so far."""
+    phases = ("load", "bases", "build", "solve", "check", "write")
+    seconds = {name: round(timer.seconds.get(name, 0.0), 3) for name in phases}
+    seconds["total"] = round(time.perf_counter() - started, 3)
+    return seconds
 
 
 def _split_units(solution: AlignmentSolution, ready: Prepared) -> list[str]:
@@ -186,7 +275,8 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _file_hash(path: Path) -> str:
+def file_hash(path: Path) -> str:
+    """First 16 hex digits of the SHA-256 of a file (recorded with every run)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
