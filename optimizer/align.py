@@ -25,11 +25,10 @@ import numpy as np
 
 from models.alignment import AlignmentData, build
 from optimizer.errors import InfeasibleError, NoPlanError
-from optimizer.repair import round_and_repair
+from optimizer.repair import nearest, out_of_band, repair_pairs, round_lp
 from optimizer.solver import CompiledModel, SolveResult, SolverOptions, SolveStatus, compile_model, relative_gap, solve
 
 INITIAL_NEAREST = 8
-REPAIR_NEAREST_TERRITORIES = 4  # per unit of an out-of-band territory, the territories opened to the repair MIP
 PLAN_CHEAPEST = (3, 8, 10**9)
 PLAN_GAP_SHARE = 0.25  # HiGHS's own gap target, as a share of the user's, while the LP bound certifies  # pairs of least reduced cost per unit in each plan attempt (last: all pairs)
 ELASTIC_PRICE = 1.0e5  # km per average territory outside the band: only the LP pricing phase uses it
@@ -92,17 +91,17 @@ def solve_alignment(problem: AlignmentProblem, options: SolverOptions) -> Alignm
     shared_pairs[problem.shared] = True
     stages, logs = list(lp_stages), []
     good_enough = lb / (1.0 - options.target_gap) if lb > 0 else None
-    began = time.perf_counter()
-    rounded, in_band = round_and_repair(lp_share, cost, problem.load, problem.shared, problem.lower, problem.upper)
-    stages.append({"stage": "round and repair", "seconds": round(time.perf_counter() - began, 3),
-                   "in_band": in_band, "objective": _plan_cost(problem, rounded)})
-    if not in_band and problem.penalty is None:
-        rounded = _repair_by_mip(problem, rounded, options, clock, stages, logs)
+    rounded = round_lp(lp_share, problem.shared)
+    violated = out_of_band(rounded, problem.load, problem.lower, problem.upper)
+    stages.append({"stage": "round", "objective": _plan_cost(problem, rounded),
+                   "territories_outside_band": int(violated.size)})
+    if violated.size and problem.penalty is None:
+        rounded = _repair_by_mip(problem, rounded, violated, options, clock, stages, logs, good_enough)
     plan, chosen = None, (lp_share > SHARE_EPS) | shared_pairs
     if rounded is not None:
         chosen |= rounded > 0
     for attempt, count in enumerate(PLAN_CHEAPEST):
-        chosen = chosen | _cheapest(reduced, min(k, count))
+        chosen = chosen | nearest(reduced, min(k, count))
         start = _start_vector(problem, rounded, chosen) if rounded is not None else None
         plan = _solve_mip(problem, chosen, options, clock, start, f"plan {attempt + 1}", stages, logs, good_enough)
         if plan is not None and plan[0].status.has_plan:
@@ -124,7 +123,7 @@ def solve_alignment(problem: AlignmentProblem, options: SolverOptions) -> Alignm
 
 def _price_full_lp(problem: AlignmentProblem, cost: np.ndarray, options: SolverOptions, clock: _Clock):
     n, k = cost.shape
-    included = _cheapest(problem.distance_km, min(k, INITIAL_NEAREST))
+    included = nearest(problem.distance_km, min(k, INITIAL_NEAREST))
     included[problem.shared] = True
     stages = []
     penalty = problem.penalty if problem.penalty is not None else ELASTIC_PRICE
@@ -187,27 +186,6 @@ def _reduced_costs(problem, cost, compiled, result) -> np.ndarray:
     return cost - unit_dual[:, None] - problem.load[:, None] * band_dual[None, :]
 
 
-def _smallest(score: np.ndarray, count: int) -> np.ndarray:
-    """Mask of the ``count`` smallest finite entries of the whole matrix."""
-    flat = score.ravel()
-    count = min(count, int(np.isfinite(flat).sum()))
-    mask = np.zeros(flat.size, bool)
-    if count > 0:
-        mask[np.argpartition(flat, count - 1)[:count]] = True
-    return mask.reshape(score.shape)
-
-
-def _cheapest(score: np.ndarray, count: int) -> np.ndarray:
-    n, k = score.shape
-    mask = np.zeros((n, k), bool)
-    if count >= k:
-        mask[:] = True
-        return mask
-    best = np.argpartition(score, count - 1, axis=1)[:, :count]
-    mask[np.arange(n)[:, None], best] = True
-    return mask
-
-
 def _refuse_unreachable_band(problem, result: SolveResult, compiled: CompiledModel, pairs) -> None:
     if problem.penalty is not None:
         return
@@ -241,19 +219,10 @@ def _certified_bound(lb: float, result: SolveResult, reduced: np.ndarray, chosen
     return min(max(lb, bound), result.objective)
 
 
-def _repair_by_mip(problem, grid, options, clock, stages, logs) -> np.ndarray | None:
-    """Free the units of out-of-band territories and of their nearest territories; keep all others."""
-    loads = _plan_loads(problem, grid)
-    violated = np.flatnonzero((loads > problem.upper + 1e-9) | (loads < problem.lower - 1e-9))
-    owner = np.argmax(grid, axis=1)
-    in_violated = np.isin(owner, violated)
-    near = np.argsort(problem.distance_km[in_violated], axis=1)[:, :REPAIR_NEAREST_TERRITORIES]
-    region = np.union1d(violated, np.unique(near))
-    free = np.isin(owner, region) & ~problem.shared
-    chosen = grid > 0
-    chosen[np.ix_(np.flatnonzero(free), region)] = True
-    chosen[problem.shared] = True
-    result = _solve_mip(problem, chosen, options, clock, None, "repair", stages, logs)
+def _repair_by_mip(problem, grid, violated, options, clock, stages, logs, good_enough) -> np.ndarray | None:
+    """Move units near the out-of-band territories among their nearest territories; keep all others."""
+    chosen = repair_pairs(grid, problem.distance_km, problem.shared, violated)
+    result = _solve_mip(problem, chosen, options, clock, None, "repair", stages, logs, good_enough)
     if result is None or not result[0].status.has_plan:
         return None
     return _as_grid(result[0].values, result[1], grid.shape)
