@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     INFEASIBLE = 3
     NO_PLAN_IN_TIME = 4
     CHECK_FAILED = 5
+    PLAN_BREAKS_RULES = 6  # `territory evaluate`: the hand-edited plan was scored and written, but breaks rules
 
 
 class TerritoryError(Exception):

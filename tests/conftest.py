@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,6 +25,21 @@ def texas_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "texas"
     outcome = run_scenario(load_scenario(SCENARIOS / "texas_counties.yaml"), out)
     return outcome.folder, outcome.summary
+
+
+TEXAS_WHAT_IFS = ("texas_counties_18.yaml", "texas_counties_22.yaml")
+
+
+@pytest.fixture(scope="session")
+def texas_comparison(texas_run, tmp_path_factory):
+    """The Texas baseline (``texas_run``'s folder, reused) compared with the shipped 18- and 22-territory
+    what-ifs: a :class:`optimizer.compare.Comparison` whose run folders are in ``<folder>/../runs``."""
+    from optimizer.compare import compare_entries, parse_entry
+
+    root = tmp_path_factory.mktemp("compare")
+    shutil.copytree(texas_run[0], root / "runs" / "texas-counties")
+    entries = [parse_entry(str(SCENARIOS / name)) for name in ("texas_counties.yaml", *TEXAS_WHAT_IFS)]
+    return compare_entries(entries, root / "out", runs_dir=root / "runs")
 
 
 def grid_units(rows: int = 5, cols: int = 5, seed: int = 0, size_deg: float = 0.5) -> gpd.GeoDataFrame:
