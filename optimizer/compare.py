@@ -159,7 +159,7 @@ class Comparison:
                 out.append(f"{row.scenario}: {row.status} ({row.note})")
                 continue
             out.append(f"{row.scenario}: {row.status}, max deviation {row.max_deviation_pct:.1f} %, "
-                       f"travel {row.weighted_travel_km:.1f} km, {row.units_moved} units moved "
+                       f"travel {row.weighted_travel_km:.1f} km, {int(row.units_moved)} units moved "
                        f"({row.workload_moved_pct:.1f} % of workload){' [reused]' if row.reused else ''}")
         return out + [f"written     {self.folder}/ (comparison.csv, report.html)"]
 

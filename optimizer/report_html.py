@@ -189,6 +189,7 @@ table{border-collapse:collapse}#comparison{width:100%;font-size:14px}
 #comparison th,#comparison td{padding:7px 8px;border-bottom:1px solid #ddd;text-align:right}
 #comparison td{white-space:nowrap}
 #comparison thead th{background:#1b4f72;color:#fff;font-weight:600;position:sticky;top:0}
+#comparison th[scope=row]{min-width:170px}
 #comparison th[scope=row],#comparison td.text,#comparison td.status,#comparison thead th:nth-child(-n+2),
 #comparison thead th:last-child{text-align:left}
 #comparison td.text{white-space:normal;font-size:13px;color:#444;min-width:160px;max-width:260px}
@@ -205,7 +206,8 @@ figure{margin:0}.map{height:430px;border:1px solid #bbb;background:#f4f7fb}
 figcaption{font-size:12px;color:#555;margin-top:3px}.side{font-size:12.5px}
 .legend{max-height:430px;overflow-y:auto;border:1px solid #ddd;padding:4px 6px}
 .legend table,.flows table{width:100%;table-layout:fixed}.legend td,.legend th,.flows td,.flows th{padding:2px 5px;
-text-align:left;overflow-wrap:anywhere;vertical-align:top}.legend th:first-child{width:18px}.legend th:last-child{width:58px}
+text-align:left;overflow-wrap:break-word;vertical-align:top}.legend th:first-child{width:18px}
+.legend th:nth-child(2){width:70px}.legend th:last-child{width:58px}
 .flows th:nth-child(2){width:42px}.flows th:last-child{width:62px}.num{text-align:right!important}
 .swatch{display:inline-block;width:13px;height:13px;border:1px solid #888;vertical-align:middle}
 .flows{margin-top:8px}
