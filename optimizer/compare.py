@@ -4,7 +4,8 @@ An entry is a scenario file (solved) or ``SCENARIO.yaml:PLAN.csv`` (a hand-edite
 scored by :mod:`optimizer.evaluate`). Each entry's run folder lives in ``runs_dir`` under the scenario's
 slug (``<slug>--<plan name>`` for a plan), the same names ``territory run`` and ``territory evaluate`` use
 by default, and is **reused** only if it is complete, was made from the same scenario, data and plan
-(hashes in its summary.json), and still passes the independent checks; otherwise it is made again.
+(hashes in its summary.json), has the bases the scenario resolves to now (so a change to base selection
+is not hidden by an old run) and still passes the independent checks; otherwise it is made again.
 
 A what-if that cannot be solved (infeasible, no plan in time) becomes a row with its status and reason;
 the base must succeed. Every entry must have the base's units.
@@ -18,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from optimizer.checks import check_plan
@@ -127,11 +129,23 @@ def _not_reusable(folder: Path, scenario: Scenario, ready: Prepared, plan: Path 
     changed = [key for key, value in expected.items() if summary.get(key) != value]
     if changed or summary.get("status") not in PLANNED:
         return f"{', '.join(changed) or 'status'} changed since {folder} was written"
+    if not _same_bases(folder, ready):
+        return f"the bases in {folder} are not the ones the scenario gives now (has the code changed?)"
     objective = summary["objective"] if plan is None else None
     report = check_plan(folder, ready.units.frame, plan_rules(scenario, ready), objective)
     if report.failures != (summary.get("broken_rules") or []):
         return f"{folder} no longer passes the checks it passed"
     return None
+
+
+def _same_bases(folder: Path, ready: Prepared) -> bool:
+    """Whether the run's territories and base locations are those the scenario resolves to today."""
+    written = pd.read_csv(folder / "territories.csv", dtype={"territory_id": str})
+    now = ready.bases.frame
+    if written["territory_id"].tolist() != now["territory_id"].astype(str).tolist():
+        return False
+    where = ["base_lat", "base_lon"]
+    return bool(np.allclose(written[where].to_numpy(float), now[where].to_numpy(float), atol=1e-6))
 
 
 def _member(entry: Entry, scenario: Scenario, ready: Prepared, folder: Path, reused: bool) -> Member:

@@ -208,7 +208,7 @@ figcaption{font-size:12px;color:#555;margin-top:3px}.side{font-size:12.5px}
 .legend table,.flows table{width:100%;table-layout:fixed}.legend td,.legend th,.flows td,.flows th{padding:2px 5px;
 text-align:left;overflow-wrap:break-word;vertical-align:top}.legend th:first-child{width:18px}
 .legend th:nth-child(2){width:70px}.legend th:last-child{width:58px}
-.flows th:nth-child(2){width:42px}.flows th:last-child{width:62px}.num{text-align:right!important}
+.flows th:nth-child(2){width:42px}.flows th:last-child{width:72px}.num{text-align:right!important}
 .swatch{display:inline-block;width:13px;height:13px;border:1px solid #888;vertical-align:middle}
 .flows{margin-top:8px}
 footer{margin-top:30px;border-top:1px solid #ccc;font-size:12px;color:#666}

@@ -76,6 +76,8 @@ def test_a_second_compare_reuses_every_run(texas_comparison, tmp_path):
         '"scenario_hash": "', '"scenario_hash": "x')), "scenario_hash changed"),
     (lambda f: (f / "assignments.csv").write_text((f / "assignments.csv").read_text().replace(",T01,", ",T02,")),
      "no longer passes the checks"),
+    (lambda f: (f / "territories.csv").write_text((f / "territories.csv").read_text().replace("\nT01,", "\nT1,")),
+     "bases in"),
 ])
 def test_a_changed_run_folder_is_not_reused(texas_run, tmp_path, tamper, reason):
     folder = tmp_path / "texas-counties"
