@@ -30,6 +30,8 @@ KINDS: dict[str, Kind] = {
                       "optimizer.pipeline:validate_lines"),
     "sizing": Kind("optimizer.sizing.schema:SizingScenario", "optimizer.sizing.pipeline:run_sizing",
                    "optimizer.sizing.pipeline:validate_lines"),
+    "sizing_joint": Kind("optimizer.sizing.joint_schema:JointScenario", "optimizer.sizing.joint_pipeline:run_joint",
+                         "optimizer.sizing.joint_pipeline:validate_lines"),
 }
 
 
