@@ -164,8 +164,11 @@ def _split_at(lo: float, hi: float, inflection: float) -> list[Region]:
 
 
 def is_concave(curve: Curve, lo: float, hi: float) -> bool:
-    """Whether the curve is concave on the whole of ``[lo, hi]``."""
-    return len(curve.regions(lo, hi)) == 1 and curve.regions(lo, hi)[0][2]
+    """Whether the curve is concave on the whole of ``[lo, hi]`` (a single point always is)."""
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+        return True
+    regions = curve.regions(lo, hi)
+    return len(regions) == 1 and regions[0][2]
 
 
 def describe(curve: Curve) -> dict:

@@ -34,11 +34,13 @@ def first_feasible_headcount(min_hours: float, reps: Reps, low: int, high: int, 
     """
     needed = max(0, math.ceil(min_hours / reps.hours - EPS))
     if needed > high:
-        key = "reps.budget" if reps.budget is not None and high < (reps.headcount.max or math.inf) else \
-            "reps.headcount.max"
+        by_budget = reps.budget is not None and high < (reps.headcount.max or math.inf)
+        key = "reps.budget" if by_budget else "reps.headcount.max"
+        fix = (f"raise reps.budget to at least {needed * reps.cost:,.0f}" if by_budget else
+               f"allow at least {needed} reps")
         raise InfeasibleError(key, f"{high} reps give {high * reps.hours:,.0f} hours but {what} needs "
                               f"{min_hours:,.0f} hours ({min_hours / reps.hours:.1f} reps)",
-                              f"allow at least {needed} reps, or lower the minimum effort (effort.min)")
+                              f"{fix}, or lower the minimum effort (effort.min)")
     if needed > low:
         return needed, [(f"headcounts {low}-{needed - 1} cannot give {what} ({min_hours:,.0f} hours); "
                          f"the smallest headcount considered is {needed}")]
