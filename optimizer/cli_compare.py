@@ -35,8 +35,7 @@ def evaluate(
 ) -> None:
     """Score a hand-edited plan with the run's checks and metrics; write the same files as `run`.
 
-    Exit code 0 if the plan keeps every rule, 6 if it breaks some (it is still scored and written; the
-    broken rules are listed and in summary.json), 2 if the plan file cannot be read.
+    Exit codes: 0 the plan keeps every rule, 6 it breaks some (still scored and written), 2 bad plan file.
     """
     try:
         from optimizer.compare import plan_folder_name
@@ -68,8 +67,7 @@ def compare(
 ) -> None:
     """Compare a base scenario with what-ifs: comparison.csv and a one-file report.html with maps and charts.
 
-    Each entry is solved, or its finished run folder reused when its scenario, data (and plan) are unchanged
-    and it still passes the independent checks.
+    A run folder is reused when scenario, data, plan and bases are unchanged and it passes the checks.
     """
     try:
         from optimizer.compare import compare_entries, parse_entry

@@ -58,6 +58,7 @@ class Member:
     territories: pd.DataFrame | None = None
     reused: bool = False
     failure: str = ""
+    made_because: str = ""  # why the run folder was (re)made instead of reused
 
     @property
     def label(self) -> str:
@@ -93,13 +94,16 @@ def obtain(entry: Entry, runs_dir: Path, fresh: bool, progress: Progress) -> Mem
     if why is None:
         progress(f"{scenario.name}: reusing {folder}")
         return _member(entry, scenario, ready, folder, reused=True)
-    progress(f"{scenario.name}: {'scoring the plan' if entry.plan else 'solving'} ({why})")
+    made = f"{'scored' if entry.plan else 'solved'}: {why}"
+    progress(f"{scenario.name}: {made}")
     try:
         _make(entry, scenario, folder, progress)
     except (InfeasibleError, NoPlanError) as exc:
         status = "infeasible" if isinstance(exc, InfeasibleError) else "no_plan"
-        return Member(entry, scenario, ready, folder, {"status": status}, failure=exc.line())
-    return _member(entry, scenario, ready, folder, reused=False)
+        return Member(entry, scenario, ready, folder, {"status": status}, failure=exc.line(), made_because=made)
+    member = _member(entry, scenario, ready, folder, reused=False)
+    member.made_because = made
+    return member
 
 
 def _make(entry: Entry, scenario: Scenario, folder: Path, progress: Progress) -> None:
@@ -257,7 +261,8 @@ def comparison_rows(members: list[Member], changes: list[Change | None]) -> pd.D
                     "binding": binding_limits(member.summary, member.territories,
                                               member.scenario.solver.time_limit),
                     "broken_rules": len(member.summary.get("broken_rules") or [])}
-        rows.append(row | {"reused": member.reused, "folder": str(member.folder), "note": member.failure})
+        rows.append(row | {"reused": member.reused, "folder": str(member.folder),
+                           "note": member.failure or member.made_because})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -34,6 +34,7 @@ def test_comparison_csv_has_one_row_per_scenario(texas_comparison):
     assert rows["units"].eq(254).all() and rows["kind"].eq("alignment").all()
     assert rows["status"].eq("optimal").all()
     assert rows["reused"].tolist() == [True, False, False], "the base is texas_run's folder, reused"
+    assert rows["note"].fillna("").tolist()[0] == "" and rows["note"][1].startswith("solved: no finished run in")
     assert rows["max_deviation_pct"].le(5 + 1e-5).all()
     assert rows.loc[0, ["units_moved", "workload_moved_pct"]].tolist() == [0, 0]
     assert rows.loc[1:, "units_moved"].gt(0).all(), "another headcount must move units"
@@ -66,8 +67,9 @@ def test_a_second_compare_reuses_every_run(texas_comparison, tmp_path):
     entries = [parse_entry(str(SCENARIOS / n)) for n in ("texas_counties.yaml", *TEXAS_WHAT_IFS)]
     again = compare_entries(entries, tmp_path / "out", runs_dir=runs_of(texas_comparison))
     assert again.rows["reused"].all()
-    first = texas_comparison.rows.drop(columns="reused")
-    pd.testing.assert_frame_equal(again.rows.drop(columns="reused"), first)
+    assert again.rows["note"].eq("").all(), "nothing was made again"
+    first = texas_comparison.rows.drop(columns=["reused", "note"])
+    pd.testing.assert_frame_equal(again.rows.drop(columns=["reused", "note"]), first)
 
 
 @pytest.mark.parametrize("tamper, reason", [
