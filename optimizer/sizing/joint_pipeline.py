@@ -89,8 +89,8 @@ def run_joint(scenario: JointScenario, out: Path, *, keep_log: bool = False,
             units = inputs.units.frame.iloc[inputs.items]
             write_territory_map(folder / "map.html", units, assignments[["unit_id", "territory_id", "share"]],
                                 territories, scenario.name)
-            summary = joint_summary(inputs, jm, solution, plan, table, territories, report.passed, timer, started)
-            write_json(summary, folder / "summary.json")
+        summary = joint_summary(inputs, jm, solution, plan, table, territories, report.passed, timer, started)
+        write_json(summary, folder / "summary.json")
     return RunOutcome(folder=out, summary=summary)
 
 

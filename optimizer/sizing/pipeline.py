@@ -20,7 +20,7 @@ from optimizer.sizing.curve import compile_sizing, solve_at, solve_curve
 from optimizer.sizing.precheck import first_feasible_headcount, headcount_bounds
 from optimizer.sizing.schema import SizingScenario
 from optimizer.sizing.segments import SegmentTable, build_segments, load_segment_units
-from optimizer.sizing.summary import sizing_summary
+from optimizer.sizing.summary import seconds_of, sizing_summary
 from optimizer.sizing.tables import curve_table, recommend, segment_table
 from optimizer.solver import SolverOptions
 
@@ -109,8 +109,8 @@ def run_sizing(scenario: SizingScenario, out: Path, *, keep_log: bool = False,
 
             write_sizing_page(folder / "sizing.html", summary, table, segments, rec,
                               [s.name for s in ready.segments.segments])
-            summary["seconds"]["total"] = round(time.perf_counter() - started, 3)
-            write_json(summary, folder / "summary.json")
+        summary["seconds"] = seconds_of(timer, started)  # now that the page is written
+        write_json(summary, folder / "summary.json")
     return RunOutcome(folder=out, summary=summary)
 
 

@@ -24,10 +24,10 @@ def sizing_lines(summary: dict, folder: Path) -> list[str]:
     low, high = summary["near_best"]["range"]
     lines = [
         f"scenario    {summary['scenario']}",
-        f"status      {summary['status']}  ({len(summary['segments'])} segments, headcount "
-        f"{summary['headcount_range']['first_feasible']}-{summary['headcount_range']['max']})",
-        f"headcount   {summary['recommended_headcount']} recommended; {low}-{high} within "
-        f"{summary['near_best']['share']:.0%} of the best profit",
+        (f"status      {summary['status']}  ({len(summary['segments'])} segments, headcount "
+        f"{summary['headcount_range']['first_feasible']}-{summary['headcount_range']['max']})"),
+        (f"headcount   {summary['recommended_headcount']} recommended; {low}-{high} within "
+        f"{summary['near_best']['share']:.0%} of the best profit"),
         f"profit      {summary['objective']:,.0f} {summary['currency']} per year (true curves)",
         _gap(summary),
         "seconds     " + ", ".join(f"{k} {v:.2f}" for k, v in summary["seconds"].items()),
