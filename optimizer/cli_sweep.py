@@ -1,0 +1,117 @@
+"""``territory sweep``: run a batch of scenarios on Dask (see :mod:`optimizer.sweep`).
+
+Registered by :mod:`optimizer.cli`; Dask, pyomo and pandas are imported inside the command so that
+``territory --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from optimizer.errors import ExitCode, InputError, TerritoryError
+
+PLAN = ("optimal", "feasible")
+EXIT_OF_STATUS = {"bad_input": ExitCode.BAD_INPUT, "infeasible": ExitCode.INFEASIBLE,
+                  "no_plan": ExitCode.NO_PLAN_IN_TIME, "check_failed": ExitCode.CHECK_FAILED}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``sweep`` command to ``app``."""
+    app.command()(sweep)
+
+
+def sweep(
+    sweep_file: Path = typer.Argument(..., help="Sweep YAML file: a base scenario and a grid, cases or files.",
+                                      show_default=False),
+    out: Path = typer.Option(..., "--out", help="Folder for sweep.csv, sweep.html and runs/<scenario>/."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Local cluster size (default: one per core)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="Address of a running Dask scheduler, e.g. tcp://host:8786."),
+    resume: bool = typer.Option(False, "--resume", help="Skip scenarios whose run folder is complete."),
+    solver_threads: Optional[int] = typer.Option(
+        None, "--solver-threads", help="Threads per solve (default: host cores // solves running at once)."),
+) -> None:
+    """Run every scenario of a sweep in parallel; write one run folder each, sweep.csv and sweep.html.
+
+    Exit code: 0 when every scenario has a plan; else the failures' code if they agree (see README); 130 on Ctrl-C.
+    """
+    finished: list[dict[str, Any]] = []
+    try:
+        options = _options(workers, scheduler, resume, solver_threads)
+        run = _run(sweep_file, out, options, finished)
+    except TerritoryError as exc:
+        typer.echo(f"error: {exc.line()}", err=True)
+        raise typer.Exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted after {len(finished)} finished scenarios: their rows are in {out / 'sweep.csv'} "
+                   "and no run folder is half-written; rerun with --resume to finish the rest", err=True)
+        raise typer.Exit(130)
+    typer.echo("\n".join(summary_lines(run)))
+    raise typer.Exit(exit_code(run.rows))
+
+
+def _options(workers: int | None, scheduler: str | None, resume: bool, solver_threads: int | None) -> Any:
+    from optimizer.sweep import SweepOptions
+
+    if workers is not None and workers < 1:
+        raise InputError("--workers", f"must be at least 1, not {workers}")
+    if workers is not None and scheduler:
+        raise InputError("--workers", "sizes the local cluster; with --scheduler the workers are those attached "
+                         "to the scheduler", "drop one of the two flags")
+    if solver_threads is not None and not 1 <= solver_threads <= 64:
+        raise InputError("--solver-threads", f"must be between 1 and 64, not {solver_threads}")
+    return SweepOptions(workers=workers, scheduler=scheduler, resume=resume, solver_threads=solver_threads)
+
+
+def _run(sweep_file: Path, out: Path, options: Any, finished: list[dict[str, Any]]) -> Any:
+    from optimizer.sweep import run_sweep
+
+    def record(row: dict[str, Any], done: int, total: int) -> None:
+        finished.append(row)
+
+    if not sys.stderr.isatty():
+        return run_sweep(sweep_file, out, options, record)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[last]}", markup=False))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("sweep", total=None, last="starting the cluster")
+
+        def show(row: dict[str, Any], done: int, total: int) -> None:
+            record(row, done, total)
+            bar.update(task, completed=done, total=total, last=f"{row['scenario']}: {row['status']}")
+
+        return run_sweep(sweep_file, out, options, show)
+
+
+def summary_lines(run: Any) -> list[str]:
+    """Plain lines: counts by status, each failure with its error, and where the outputs are."""
+    rows = run.rows
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    resumed = sum(bool(row.get("resumed")) for row in rows)
+    ran = (f"{run.cluster.get('workers')} workers ({run.cluster.get('scheduler')})" if "workers" in run.cluster
+           else "no cluster: every scenario was resumed")
+    lines = [f"sweep {run.spec.name}: {len(rows)} scenarios: "
+             + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+             + f" ({resumed} resumed); {run.cluster.get('seconds', 0):.1f} s on {ran}"]
+    lines += [f"failed  {row['scenario']}: {row['status']}: {row.get('error', '')}"
+              for row in rows if row["status"] not in PLAN]
+    lines.append(f"written {run.out}/sweep.csv, sweep.html, sweep.json and runs/<scenario>/")
+    return lines
+
+
+def exit_code(rows: list[dict[str, Any]]) -> int:
+    """0 when every row has a plan; the failures' code when they agree; else 1."""
+    failed = {row["status"] for row in rows if row["status"] not in PLAN}
+    if not failed:
+        return int(ExitCode.OK)
+    codes = {EXIT_OF_STATUS.get(status, ExitCode.UNEXPECTED) for status in failed}
+    return int(codes.pop()) if len(codes) == 1 else int(ExitCode.UNEXPECTED)
