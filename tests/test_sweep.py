@@ -1,0 +1,200 @@
+"""Sweeps on a real Dask LocalCluster with real HiGHS solves: failures, a killed worker, resume, Ctrl-C.
+
+Synthetic grid data sets only (no data/ files): a 5 x 5 grid solves in a fraction of a second, a 60 x 60
+grid takes a few seconds (bases, build, solve, map), so a worker can be killed while it works on it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import grid_units, write_scenario
+
+from optimizer.errors import InputError
+from optimizer.sweep_file import load_sweep
+
+pytestmark = pytest.mark.timeout(180)
+RUN_FILES = ("summary.json", "assignments.csv", "territories.csv", "map.html")
+TERRITORY = [sys.executable, "-m", "optimizer.cli"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """A folder with a small (5 x 5) and a slow (60 x 60) grid and a base scenario over the small one."""
+    folder = tmp_path_factory.mktemp("sweep-data")
+    grid_units().to_file(folder / "small.gpkg", layer="units")
+    grid_units(60, 60).to_file(folder / "large.gpkg", layer="units")
+    write_scenario(folder, folder / "small.gpkg").rename(folder / "base.yaml")
+    return folder
+
+
+def _sweep(folder: Path, name: str, **body) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"name": name, "base": "base.yaml", **body}, sort_keys=False))
+    return path
+
+
+def _territory(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*TERRITORY, *args], capture_output=True, text=True, timeout=150, **kwargs)
+
+
+def _assert_complete(folder: Path) -> dict:
+    assert sorted(p.name for p in folder.iterdir()) == sorted(RUN_FILES), folder
+    return json.loads((folder / "summary.json").read_text())
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    text = ["case", "worker", "folder", "error"]
+    return pd.read_csv(path, dtype={column: str for column in text}).fillna({column: "" for column in text})
+
+
+def _no_leftovers(runs: Path) -> None:
+    assert not [p.name for p in runs.iterdir() if p.name.startswith(".")], "staging folders were left behind"
+
+
+def test_sweep_file_expands_to_named_scenarios(data):
+    path = _sweep(data, "expand", grid={"territories.count": [2, 3], "balance.tolerance": [0.1, 0.2]},
+                  overrides={"solver.time_limit": 10})
+    _, scenarios = load_sweep(path)
+    assert [s.name for s in scenarios] == ["count-2_tolerance-0.1", "count-2_tolerance-0.2",
+                                           "count-3_tolerance-0.1", "count-3_tolerance-0.2"]
+    assert scenarios[3].overrides == {"solver.time_limit": 10, "territories.count": 3, "balance.tolerance": 0.2}
+    assert scenarios[0].scenario == (data / "base.yaml").resolve()
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"grid": {"territories.count": [2]}, "retry": 1}, "unknown key `retry`"),
+    ({"grid": {"balance.tolerance": [0.1]}, "overrides": {"balance.tolerance": 0.2}}, "both in `grid`"),
+    ({"grid": {"territories.count": []}}, "lists no values"),
+    ({"base": "missing.yaml"}, "missing.yaml not found"),
+    ({"cases": [{"name": "a", "overides": {}}]}, "unknown key `cases.0.overides`"),
+])
+def test_bad_sweep_files_are_refused_with_their_key(data, body, message):
+    with pytest.raises(InputError, match=message):
+        load_sweep(_sweep(data, "bad", **body))
+
+
+def test_cli_refuses_a_bad_sweep_file_in_one_line(data):
+    done = _territory("sweep", str(_sweep(data, "bad-cli", grid={"territories.count": "3"})), "--out",
+                      str(data / "never"))
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_sweep_records_a_failure_finishes_the_rest_and_resumes(data, tmp_path):
+    path = _sweep(data, "grid", grid={"territories.count": [2, 3, 30], "balance.tolerance": [0.1, 0.2]})
+    done = _territory("sweep", str(path), "--workers", "2", "--out", str(tmp_path))
+    assert done.returncode == 3, done.stderr  # every failure is infeasible: the infeasible exit code
+    table = _read_table(tmp_path / "sweep.csv")
+    table = table.rename(columns={"territories.count": "count", "balance.tolerance": "tolerance"})
+    assert len(table) == 6 and table.scenario.is_unique
+    failed = table[table["count"] == 30]
+    assert set(failed.status) == {"infeasible"} and failed.error.str.contains("30 territories").all()
+    assert (failed.folder == "").all() and not (tmp_path / "runs" / failed.scenario.iat[0]).exists()
+    solved = table[table["count"] != 30]
+    assert set(solved.status) == {"optimal"} and (solved.error == "").all()
+    assert (solved.threads == max(1, len(os.sched_getaffinity(0)) // 2)).all()
+    for row in solved.itertuples():
+        summary = _assert_complete(tmp_path / row.folder)
+        assert summary["objective"] == pytest.approx(row.objective) and row.gap <= 1e-6
+        assert summary["territories"] == row.count and summary["band"]["tolerance"] == row.tolerance
+        assert row.max_abs_deviation_pct <= 100 * row.tolerance + 1e-6 and row.weighted_distance_km > 0
+        assert summary["solver"]["threads"] == row.threads
+    html = (tmp_path / "sweep.html").read_text()
+    assert "<svg" in html and "<script" not in html and "http" not in html.replace("http://www.w3.org", "")
+    assert table.non_dominated.sum() >= 1 and not failed.non_dominated.any()
+    _no_leftovers(tmp_path / "runs")
+
+    stamps = {row.folder: (tmp_path / row.folder / "summary.json").stat().st_mtime_ns for row in solved.itertuples()}
+    again = _territory("sweep", str(path), "--workers", "1", "--out", str(tmp_path), "--resume")
+    assert again.returncode == 3 and "(4 resumed)" in again.stdout
+    resumed = _read_table(tmp_path / "sweep.csv")
+    assert resumed.set_index("scenario").resumed.to_dict() == {r.scenario: r.status != "infeasible"
+                                                               for r in table.itertuples()}
+    pd.testing.assert_series_equal(resumed.objective, table.objective)
+    assert stamps == {f: (tmp_path / f / "summary.json").stat().st_mtime_ns for f in stamps}
+
+
+def _kill_when_solving(address: str, name: str, runs: Path, killed: dict) -> None:
+    """Wait until scenario ``name`` runs on a worker, let it solve for a while, then SIGKILL that worker."""
+    from distributed import Client
+
+    def executing(dask_worker) -> list[str]:
+        return [str(ts.key) for ts in dask_worker.state.executing]
+
+    with Client(address, timeout="10s") as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            busy = [addr for addr, keys in client.run(executing).items() if any(k.endswith(name) for k in keys)]
+            if busy:
+                pid = client.run(os.getpid, workers=busy)[busy[0]]
+                time.sleep(2.0)  # imports done, the run (3-5 s: bases, build, solve, map) under way
+                killed["folder_existed"] = (runs / name).exists()
+                os.kill(pid, signal.SIGKILL)
+                killed["pid"] = pid
+                return
+            time.sleep(0.05)
+
+
+def test_a_killed_worker_has_its_scenario_retried_elsewhere(data, tmp_path):
+    from distributed import LocalCluster
+
+    from optimizer.sweep import SweepOptions, run_sweep
+
+    slow = {"units.dataset": str(data / "large.gpkg"), "territories.count": 10, "balance.tolerance": 0.05,
+            "solver.time_limit": 60}
+    path = _sweep(data, "faults", cases=[{"name": "slow", "overrides": slow},
+                                         {"name": "typo", "overrides": {"balance.tolerence": 0.1}},
+                                         {"name": "fast", "overrides": {"territories.count": 4}}])
+    killed: dict = {}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.CRITICAL) as cluster:
+        killer = threading.Thread(target=_kill_when_solving,
+                                  args=(cluster.scheduler_address, "slow", tmp_path / "runs", killed))
+        killer.start()
+        run = run_sweep(path, tmp_path, SweepOptions(scheduler=cluster.scheduler_address))
+        killer.join()
+    assert "pid" in killed and killed["folder_existed"] is False, "the worker was not killed mid-solve"
+    rows = {row["scenario"]: row for row in run.rows}
+    assert list(rows) == ["slow", "typo", "fast"]
+    assert rows["slow"]["status"] in ("optimal", "feasible") and rows["slow"]["gap"] is not None
+    assert not rows["slow"]["worker"].endswith(f":{killed['pid']}"), "the retry ran in the killed process"
+    assert _assert_complete(tmp_path / "runs" / "slow")["units"] == 3600
+    assert rows["typo"]["status"] == "bad_input" and "balance.tolerence" in rows["typo"]["error"]
+    assert rows["fast"]["status"] == "optimal" and _assert_complete(tmp_path / "runs" / "fast")["territories"] == 4
+    _no_leftovers(tmp_path / "runs")
+
+
+def test_ctrl_c_leaves_only_complete_run_folders(data, tmp_path):
+    slow = {"units.dataset": str(data / "large.gpkg"), "balance.tolerance": 0.05, "solver.time_limit": 60}
+    path = _sweep(data, "interrupt", overrides=slow, grid={"territories.count": [8, 9, 10, 11, 12, 13]})
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([*TERRITORY, "sweep", str(path), "--workers", "2", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (runs.is_dir() and any(runs.glob("count-*"))):
+        assert time.monotonic() < deadline and proc.poll() is None, "no scenario finished"
+        time.sleep(0.05)
+    time.sleep(1.5)  # the next two scenarios are solving now
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err, err
+    folders = [p for p in runs.iterdir() if not p.name.startswith(".")]
+    assert 1 <= len(folders) < 6
+    for folder in folders:
+        _assert_complete(folder)
+    _no_leftovers(runs)
+    table = _read_table(tmp_path / "sweep.csv")
+    assert len(table) == 6 and set(table.status) <= {"feasible", "optimal", "not_run"}
+    assert (table.status == "not_run").sum() == 6 - len(folders)
