@@ -59,6 +59,8 @@ def test_sizing_csv_is_the_whole_curve_with_the_recommendation_marked(texas_sizi
     assert (inside["profit"] >= 0.99 * best["profit"]).all()
     assert table.loc[table["headcount"] == low - 1, "profit"].iloc[0] < 0.99 * best["profit"]
     assert (table["hours_used"] <= table["hours_available"] * (1 + 1e-9)).all()
+    assert np.isfinite(table.drop(columns="status").to_numpy(float)[1:]).all(), "no inf or gaps after the first row"
+    assert table.iloc[0][["marginal_profit", "marginal_low", "marginal_high"]].isna().all(), "headcount 5 is infeasible"
     m = table.dropna(subset=["marginal_profit"])
     assert (m["marginal_low"] <= m["marginal_profit"] + 1e-6).all()
     assert (m["marginal_profit"] <= m["marginal_high"] + 1e-6).all()

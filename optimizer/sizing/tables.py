@@ -62,7 +62,7 @@ def add_marginal(table: pd.DataFrame, profit_before: float = np.nan, upper_befor
 
     With ``P`` the true profit of a plan and ``U`` the bound at each headcount, the best profit at ``n``
     minus the best at ``n - 1`` lies in ``[P(n) - U(n-1), U(n) - P(n-1)]``. Rows whose headcount is
-    not one above the previous row's (and whose ``before`` is unknown) get no marginal.
+    not one above the previous row's (or whose previous headcount has no plan) get no marginal.
     """
     n = table["headcount"].to_numpy()
     profit, upper = table["profit"].to_numpy(float), table["upper_bound"].to_numpy(float)
@@ -73,7 +73,7 @@ def add_marginal(table: pd.DataFrame, profit_before: float = np.nan, upper_befor
     for offset, (name, values) in enumerate((("marginal_profit", profit - prev_profit),
                                              ("marginal_low", profit - prev_upper),
                                              ("marginal_high", upper - prev_profit))):
-        table.insert(position + offset, name, np.where(follows, values, np.nan))
+        table.insert(position + offset, name, np.where(follows & np.isfinite(values), values, np.nan))
 
 
 def _profit_of(point: CurvePoint, curves: list, data: SizingData) -> float:
