@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -28,11 +28,11 @@ def sweep(
     sweep_file: Path = typer.Argument(..., help="Sweep YAML file: a base scenario and a grid, cases or files.",
                                       show_default=False),
     out: Path = typer.Option(..., "--out", help="Folder for sweep.csv, sweep.html and runs/<scenario>/."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Local cluster size (default: one per core)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+    workers: int | None = typer.Option(None, "--workers", help="Local cluster size (default: one per core)."),
+    scheduler: str | None = typer.Option(None, "--scheduler",
                                             help="Address of a running Dask scheduler, e.g. tcp://host:8786."),
     resume: bool = typer.Option(False, "--resume", help="Skip scenarios whose run folder is complete."),
-    solver_threads: Optional[int] = typer.Option(
+    solver_threads: int | None = typer.Option(
         None, "--solver-threads", help="Threads per solve (default: host cores // solves running at once)."),
 ) -> None:
     """Run every scenario of a sweep in parallel; write one run folder each, sweep.csv and sweep.html.

@@ -20,10 +20,11 @@ import logging
 import shutil
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from optimizer.errors import InputError
 from optimizer.sweep_file import SweepFile, SweepScenario, load_sweep
@@ -140,9 +141,9 @@ def _row_of(future: Any, scenario: SweepScenario, retries: int) -> dict[str, Any
     try:
         return future.result()
     except KilledWorker:
-        error = (f"its worker died {retries + 1} times while running it; it may need more memory than one "
-                 "worker has (give workers more memory or run it alone with `territory run`)")
-    except Exception as exc:  # a bug, raised again after the retries: record it, the rest of the batch goes on
+        error = ("every worker that ran it died, until the scheduler gave up (its allowed-failures); it may need "
+                 "more memory than one worker has (give workers more memory or run it alone with `territory run`)")
+    except Exception as exc:  # noqa: BLE001 - a bug that survived the retries: record it, the batch goes on
         error = f"{type(exc).__name__}: {' '.join(str(exc).split())} (after {retries} retries)"
     return {"scenario": scenario.name, "status": "error", "error": error}
 
@@ -180,7 +181,7 @@ def cluster_client(options: SweepOptions, tasks: int, retries: int) -> Iterator[
     workers = max(1, min(options.workers or available_cores(), tasks))
     with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=None, silence_logs=logging.CRITICAL)  # faults go to rows
     client = Client(cluster)
     try:
         yield client, {"scheduler": "LocalCluster", "workers": workers, "threads_per_worker": 1}

@@ -9,8 +9,9 @@ different ground, so they are never compared. Every user-given string goes throu
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from optimizer.maps import escape_text
 
@@ -48,7 +49,7 @@ def _criteria(row: dict[str, Any]) -> tuple[float, ...] | None:
 
 
 def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
-    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
 
 
 def _number(value: Any) -> float | None:
@@ -87,8 +88,8 @@ def scatter_svg(rows: list[dict[str, Any]], x: str, y: str, x_label: str, y_labe
     """An SVG scatter of the rows that have both values; non-dominated points filled and labelled."""
     points = [(r, _number(r.get(x)), _number(r.get(y))) for r in rows]
     points = [(r, px, py) for r, px, py in points if px is not None and py is not None]
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" role="img" '
-             f'aria-label="{escape_text(y_label)} against {escape_text(x_label)}">']
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" role="img" '
+              f'aria-label="{escape_text(y_label)} against {escape_text(x_label)}">')]
     if not points:
         parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no scenario with a plan</text>')
         return "".join(parts) + "</svg>"

@@ -46,7 +46,7 @@ def _sweep(folder: Path, name: str, **body) -> Path:
 
 
 def _territory(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([*TERRITORY, *args], capture_output=True, text=True, timeout=150, **kwargs)
+    return subprocess.run([*TERRITORY, *args], check=False, capture_output=True, text=True, timeout=150, **kwargs)
 
 
 def _assert_complete(folder: Path) -> dict:
@@ -191,10 +191,11 @@ def test_ctrl_c_leaves_only_complete_run_folders(data, tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err, err
     folders = [p for p in runs.iterdir() if not p.name.startswith(".")]
-    assert 1 <= len(folders) < 6
+    table = _read_table(tmp_path / "sweep.csv")
+    state = f"folders {sorted(p.name for p in runs.iterdir())}\n{table[['scenario', 'status', 'folder']]}\n{err}"
+    assert 1 <= len(folders) < 6, state
     for folder in folders:
         _assert_complete(folder)
     _no_leftovers(runs)
-    table = _read_table(tmp_path / "sweep.csv")
-    assert len(table) == 6 and set(table.status) <= {"feasible", "optimal", "not_run"}
-    assert (table.status == "not_run").sum() == 6 - len(folders)
+    assert len(table) == 6 and set(table.status) <= {"feasible", "optimal", "not_run"}, state
+    assert (table.status == "not_run").sum() == 6 - len(folders), state
