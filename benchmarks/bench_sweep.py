@@ -1,0 +1,143 @@
+"""Benchmark ``territory sweep``: the Texas sweep on 1 vs 2 workers, and Dask's overhead per scenario.
+
+    .venv/bin/python benchmarks/bench_sweep.py [--repeats 3]
+
+1. ``scenarios/texas_sweep.yaml`` (9 scenarios) as a fresh ``territory sweep`` process on a LocalCluster of
+   1 worker (solver threads pinned to cores // 1), 1 worker with 1 solver thread, and 2 workers (1 thread
+   each). Wall time covers the whole command: start-up, cluster, solves, maps, sweep.csv, shutdown.
+2. Overhead per scenario: sweeps of 4 and 24 trivial scenarios (3 x 3 grid, 2 territories) on 1 worker.
+   The marginal wall time per extra scenario, minus the median time spent inside the task, is what Dask
+   and the sweep's bookkeeping add to each scenario. A round trip of 200 no-op Dask tasks is the floor.
+
+Prints Markdown for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TEXAS = REPO / "scenarios" / "texas_sweep.yaml"
+CONFIGS = (("1 worker, 2 solver threads", ["--workers", "1"]),
+           ("1 worker, 1 solver thread", ["--workers", "1", "--solver-threads", "1"]),
+           ("2 workers, 1 solver thread each", ["--workers", "2"]))
+
+
+def sweep_once(sweep: Path, out: Path, flags: list[str]) -> tuple[float, pd.DataFrame]:
+    """One fresh ``territory sweep`` process: (wall seconds, its sweep.csv)."""
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "optimizer.cli", "sweep", str(sweep), "--out", str(out), *flags],
+                   check=True, capture_output=True, cwd=REPO)
+    return time.perf_counter() - began, pd.read_csv(out / "sweep.csv")
+
+
+def texas(repeats: int, tmp: Path) -> list[tuple[str, list[float], pd.DataFrame]]:
+    results = []
+    for label, flags in CONFIGS:
+        runs = [sweep_once(TEXAS, tmp / f"texas-{len(results)}-{i}", flags) for i in range(repeats)]
+        results.append((label, [wall for wall, _ in runs], runs[-1][1]))
+    return results
+
+
+def trivial_sweep(folder: Path, count: int) -> Path:
+    """A sweep of ``count`` scenarios over a 3 x 3 grid (they differ only in the HiGHS seed)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    cells = [box(-100 + c, 30 + r, -99 + c, 31 + r) for r in range(3) for c in range(3)]
+    units = gpd.GeoDataFrame({"unit_id": [f"U{i}" for i in range(9)], "name": [f"U{i}" for i in range(9)],
+                              "labor_force": [1000.0 + 37 * i for i in range(9)]}, geometry=cells, crs="EPSG:4326")
+    units.to_file(folder / "tiny.gpkg", layer="units")
+    base = {"name": "tiny", "units": {"dataset": "tiny.gpkg"}, "workload": {"measures": {"labor_force": 1.0}},
+            "territories": {"count": 2}, "balance": {"tolerance": 0.3}}
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(base))
+    sweep = {"name": f"tiny-{count}", "base": "tiny.yaml", "grid": {"solver.seed": list(range(count))}}
+    path = folder / f"tiny_{count}.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    return path
+
+
+def overhead(repeats: int, tmp: Path) -> dict[str, float]:
+    small, large = 4, 24
+    walls: dict[int, list[float]] = {small: [], large: []}
+    inside = []
+    for n in (small, large):
+        sweep = trivial_sweep(tmp, n)
+        for i in range(repeats):
+            wall, table = sweep_once(sweep, tmp / f"tiny-{n}-{i}", ["--workers", "1"])
+            walls[n].append(wall)
+            inside += table["task_seconds"].iloc[1:].tolist()  # the first task also imports pyomo & co.
+    marginal = (statistics.median(walls[large]) - statistics.median(walls[small])) / (large - small)
+    task = statistics.median(inside)
+    return {"wall_small": statistics.median(walls[small]), "wall_large": statistics.median(walls[large]),
+            "marginal": marginal, "task": task, "overhead": marginal - task, "noop": noop_round_trip()}
+
+
+def noop_round_trip(tasks: int = 200) -> float:
+    """Seconds per no-op task submitted and gathered on a 1-worker LocalCluster."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        client.gather([client.submit(int, i, pure=False) for i in range(10)])  # warm
+        began = time.perf_counter()
+        client.gather([client.submit(int, i, pure=False) for i in range(tasks)])
+        return (time.perf_counter() - began) / tasks
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} cores (nproc), {cpu}, Python {platform.python_version()}; load average {load}"
+
+
+def report(repeats: int, results: list, cost: dict[str, float]) -> None:
+    names = ("dask", "distributed", "pyomo", "highspy")
+    print(f"Machine: {machine()}; " + ", ".join(f"{n} {metadata.version(n)}" for n in names))
+    print(f"Repeats: {repeats} fresh `territory sweep` processes per row; medians.\n")
+    print("| Texas sweep, 9 scenarios | wall s (median) | runs | statuses | sum of task s | speed-up vs 1 worker |")
+    print("|---|---|---|---|---|---|")
+    base = statistics.median(results[0][1])
+    for label, walls, table in results:
+        med = statistics.median(walls)
+        statuses = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
+        runs = " ".join(f"{w:.1f}" for w in walls)
+        print(f"| {label} | {med:.1f} | {runs} | {statuses} | {table['task_seconds'].sum():.1f} | {base / med:.2f}x |")
+    print(f"\nSpeed-up 2 workers vs 1 worker with the same 1 solver thread: "
+          f"{statistics.median(results[1][1]) / statistics.median(results[2][1]):.2f}x\n")
+    print("| overhead (1 worker, trivial 3 x 3 scenarios) | seconds |")
+    print("|---|---|")
+    print(f"| sweep of 4, wall (median) | {cost['wall_small']:.2f} |")
+    print(f"| sweep of 24, wall (median) | {cost['wall_large']:.2f} |")
+    print(f"| marginal wall per extra scenario | {cost['marginal']:.3f} |")
+    print(f"| of which inside the task (load, solve, map; median) | {cost['task']:.3f} |")
+    print(f"| scheduling + bookkeeping per scenario | {cost['overhead']:.3f} |")
+    print(f"| bare Dask round trip per no-op task | {cost['noop']:.4f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        results = texas(args.repeats, Path(tmp))
+        cost = overhead(args.repeats, Path(tmp))
+    report(args.repeats, results, cost)
+
+
+if __name__ == "__main__":
+    main()
