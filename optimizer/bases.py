@@ -29,6 +29,8 @@ from optimizer.scenario import Territories
 from optimizer.units import DISPLAY_CRS, PROJECTED_CRS, UnitTable
 
 PRICE_ITERATIONS = 400
+CANDIDATE_CENTRES = 32  # above DENSE_LIMIT a piece is priced against its nearest centres only
+DENSE_LIMIT = 2_000_000  # pieces x centres
 
 
 @dataclass(frozen=True)
@@ -138,14 +140,26 @@ def _kmeans_pp(points: np.ndarray, weight: np.ndarray, count: int, rng: np.rando
 
 
 def _balanced_allocation(points: np.ndarray, load: np.ndarray, centres: np.ndarray, target: float) -> np.ndarray:
-    dist = np.sqrt(((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2))
+    """Owner centre per piece at prices that balance the centres' workload (see the module docstring).
+
+    Small instances price every centre for every piece; large ones (ZIP level) only each piece's
+    ``CANDIDATE_CENTRES`` nearest centres, which keeps each iteration linear in the number of pieces.
+    """
+    if len(points) * len(centres) <= DENSE_LIMIT:
+        dist = np.sqrt(((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2))
+        idx = np.broadcast_to(np.arange(len(centres)), dist.shape)
+    else:
+        from scipy.spatial import cKDTree
+
+        dist, idx = cKDTree(centres).query(points, k=CANDIDATE_CENTRES)
     scale = float(np.median(dist.min(axis=1))) + 1.0
     price = np.zeros(len(centres))
+    rows = np.arange(len(points))
     for it in range(PRICE_ITERATIONS):
-        owner = np.argmin(dist - price, axis=1)
+        owner = idx[rows, np.argmin(dist - price[idx], axis=1)]
         filled = np.bincount(owner, weights=load, minlength=len(centres)) / target
         price += scale * 0.5 * (0.99**it) * np.clip(1.0 - filled, -1.0, 1.0)
-    return np.argmin(dist - price, axis=1)
+    return idx[rows, np.argmin(dist - price[idx], axis=1)]
 
 
 def _medoids(piece_unit: np.ndarray, load: np.ndarray, points: np.ndarray, owner: np.ndarray,

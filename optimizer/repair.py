@@ -42,7 +42,8 @@ def nearest(distance: np.ndarray, count: int) -> np.ndarray:
 
 
 def repair_pairs(plan: np.ndarray, distance: np.ndarray, shared: np.ndarray, violated: np.ndarray) -> np.ndarray:
-    """Pairs the repair MIP may use: the plan's own, plus nearby territories for units near a violation."""
+    """Pairs the repair MIP may use: the plan's own, and for units of the out-of-band territories and of
+    the territories nearest them, their few nearest territories."""
     owner = np.argmax(plan, axis=1)
     near_violation = nearest(distance[np.isin(owner, violated)], REPAIR_NEAREST_TERRITORIES)
     region = np.union1d(violated, np.flatnonzero(near_violation.any(axis=0)))

@@ -48,6 +48,7 @@ class SolverOptions:
     threads: int = 1
     seed: int = 0
     keep_log: bool = False
+    heuristic_effort: float | None = None  # HiGHS mip_heuristic_effort; None keeps HiGHS's default
 
 
 @dataclass
@@ -157,6 +158,8 @@ def _new_highs(options: SolverOptions) -> highspy.Highs:
     highs.setOptionValue("mip_rel_gap", float(options.target_gap))
     highs.setOptionValue("threads", int(options.threads))
     highs.setOptionValue("random_seed", int(options.seed))
+    if options.heuristic_effort is not None:
+        highs.setOptionValue("mip_heuristic_effort", float(options.heuristic_effort))
     return highs
 
 

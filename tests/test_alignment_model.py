@@ -85,3 +85,16 @@ def test_shared_unit_is_split_with_shares_adding_up_to_one():
     assert solution.share[rows].sum() == pytest.approx(1.0)
     loads = np.bincount(solution.territory_index, weights=load[solution.unit_index] * solution.share, minlength=3)
     assert np.all(loads <= 1.05 + 1e-6) and np.all(loads >= 0.95 - 1e-6)
+
+
+def test_local_search_never_worsens_a_plan_nor_breaks_its_band():
+    from optimizer.local_search import improve_plan
+
+    problem = random_problem(5, units=40, territories=4, tolerance=0.15)
+    solution = solve_alignment(problem, SolverOptions(time_limit=30, target_gap=0.5))
+    grid = np.zeros(problem.distance_km.shape)
+    grid[solution.unit_index, solution.territory_index] = solution.share
+    better = improve_plan(grid, problem.cost, problem.load, problem.shared, problem.lower, problem.upper, 5.0)
+    assert problem.plan_cost(better) <= problem.plan_cost(grid) + 1e-9
+    assert np.all(problem.outside_band(better) <= 1e-9)
+    assert np.allclose(better.sum(axis=1), 1.0)
