@@ -39,7 +39,8 @@ class CheckReport:
     """Every check's name and outcome; ``failures`` lists what broke, with details."""
 
     passed: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # one line per failed check, first few problems shown
+    problems: dict[str, list[str]] = field(default_factory=dict)  # every problem of every failed check
 
     @property
     def ok(self) -> bool:
@@ -53,6 +54,7 @@ class CheckReport:
 
     def record(self, name: str, problems: list[str]) -> None:
         if problems:
+            self.problems[name] = list(problems)
             shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
             self.failures.append(f"{name}: {shown}")
         else:
@@ -74,7 +76,7 @@ def check_plan(folder: Path, units: pd.DataFrame, rules: PlanRules,
     loads = _territory_loads(assignments, units, rules)
     report.record("territory table matches the plan", _table_matches(territories, loads))
     if rules.soft_penalty is None:
-        report.record("workload inside the band", _band(loads, rules))
+        report.record("workload inside the band", _band(loads, _target(units, rules), rules))
     if reported_objective is not None:
         report.record("objective recomputed", _objective(assignments, territories, units, rules, loads,
                                                          reported_objective))
@@ -117,8 +119,12 @@ def _table_matches(territories: pd.DataFrame, loads: pd.Series) -> list[str]:
             for t in loads.index[diff.to_numpy()]]
 
 
-def _band(loads: pd.Series, rules: PlanRules) -> list[str]:
-    target = loads.sum() / len(loads)
+def _target(units: pd.DataFrame, rules: PlanRules) -> float:
+    """The average territory of the scenario: every unit's workload over the number of territories."""
+    return float(units["workload"].sum()) / len(rules.territory_ids)
+
+
+def _band(loads: pd.Series, target: float, rules: PlanRules) -> list[str]:
     ratio = loads / target
     low, high = 1 - rules.tolerance - BAND_TOLERANCE, 1 + rules.tolerance + BAND_TOLERANCE
     return [f"{t} carries {r:.4f}x the average (band {1 - rules.tolerance:.2f}-{1 + rules.tolerance:.2f})"
@@ -126,7 +132,7 @@ def _band(loads: pd.Series, rules: PlanRules) -> list[str]:
 
 
 def _objective(assignments, territories, units, rules, loads, reported: float) -> list[str]:
-    target = loads.sum() / len(loads)
+    target = _target(units, rules)
     unit_rows = units.set_index("unit_id").reindex(assignments["unit_id"])
     base_rows = territories.set_index("territory_id").reindex(assignments["territory_id"])
     km = _distance_km(unit_rows, base_rows, rules.distance)

@@ -66,4 +66,17 @@ def versions() -> dict[str, str]:
     from optimizer.solver import highs_version
 
     found["HiGHS"] = highs_version()
+    found["code_hash"] = code_hash()
     return found
+
+
+def code_hash() -> str:
+    """A hash of the engine's and the models' source, so a reused run can tell that the code changed."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("optimizer/**/*.py"), *root.glob("models/**/*.py")]):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -5,8 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def generic_lines(summary: dict, folder: Path) -> list[str]:
+    """Lines any kind's summary supports: name, status, objective, bound, gap, phase times, folder."""
+    gap = summary.get("gap")
+    lines = [f"scenario    {summary.get('scenario', '?')}", f"status      {summary.get('status', '?')}"]
+    if summary.get("objective") is not None:
+        lines.append(f"objective   {summary['objective']:.6g} {summary.get('objective_unit', '')}".rstrip())
+    if summary.get("bound") is not None and gap is not None:
+        lines.append(f"bound       {summary['bound']:.6g}   gap {gap:.3%}")
+    if isinstance(summary.get("seconds"), dict):
+        lines.append("seconds     " + ", ".join(f"{k} {v:.2f}" for k, v in summary["seconds"].items()))
+    return lines + [f"written     {folder}/"]
+
+
 def summary_lines(summary: dict, folder: Path) -> list[str]:
     """The plain-text summary: status, objective, bound, gap, band, shared units, phase times, files."""
+    if "band" not in summary or "shared_units" not in summary:
+        return generic_lines(summary, folder)
     gap = summary["gap"]
     band = summary["band"]
     secs = summary["seconds"]
@@ -28,9 +43,12 @@ def summary_lines(summary: dict, folder: Path) -> list[str]:
     return lines
 
 
-def print_summary(summary: dict, folder: Path, rich: bool) -> None:
-    """Print the summary; with ``rich`` as a table, else as plain lines (safe for pipes)."""
-    lines = summary_lines(summary, folder)
+def print_summary(summary: dict, folder: Path, rich: bool, lines_for=None) -> None:
+    """Print the summary; with ``rich`` as a table, else as plain lines (safe for pipes).
+
+    ``lines_for(summary, folder)`` gives a kind's own lines; the alignment lines are the default.
+    """
+    lines = (lines_for or summary_lines)(summary, folder)
     if not rich:
         print("\n".join(lines))
         return

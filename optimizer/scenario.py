@@ -235,14 +235,35 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, where: str) -> None:
+    """Set ``a.b.c`` in nested mappings; a number steps into a list (``segments.2.curve.shape``)."""
     keys = dotted.split(".")
-    node = raw
+    node: Any = raw
     for depth, key in enumerate(keys[:-1]):
-        child = node.setdefault(key, {})
-        if not isinstance(child, dict):
-            raise InputError(f"{where} {dotted}", f"{'.'.join(keys[: depth + 1])} is not a section", "override a key inside a section")
-        node = child
-    node[keys[-1]] = value
+        node = _step(node, key, keys[depth + 1], f"{where} {dotted}", ".".join(keys[:depth]) or "(top level)")
+    if isinstance(node, list):
+        node[_list_index(node, keys[-1], f"{where} {dotted}", ".".join(keys[:-1]))] = value
+    elif isinstance(node, dict):
+        node[keys[-1]] = value
+    else:
+        raise InputError(f"{where} {dotted}", f"{'.'.join(keys[:-1])} is not a section",
+                         "override a key inside a section")
+
+
+def _step(node: Any, key: str, next_key: str, where: str, path: str) -> Any:
+    if isinstance(node, list):
+        return node[_list_index(node, key, where, path)]
+    if not isinstance(node, dict):
+        raise InputError(where, f"{path} is not a section", "override a key inside a section")
+    if key not in node or node[key] is None:
+        node[key] = [] if next_key.isdigit() else {}
+    return node[key]
+
+
+def _list_index(items: list, key: str, where: str, path: str) -> int:
+    if not key.isdigit() or int(key) >= len(items):
+        raise InputError(where, f"`{key}` is not an item of {path} (it has {len(items)} items, counted from 0)",
+                         "use an item number such as 0")
+    return int(key)
 
 
 def _explain(err: dict[str, Any], schema: type[BaseModel]) -> str:

@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -48,7 +48,6 @@ class SolverOptions:
     threads: int = 1
     seed: int = 0
     keep_log: bool = False
-    heuristic_effort: float | None = None  # HiGHS mip_heuristic_effort; None keeps HiGHS's default
 
 
 @dataclass
@@ -119,7 +118,9 @@ def solve(compiled: CompiledModel, options: SolverOptions, *, relax: bool = Fals
     """Solve with HiGHS, honouring the time limit and target gap; ``relax`` drops integrality.
 
     ``stop_at_objective`` ends a MIP as soon as a plan at least that good is found (used when a bound
-    from elsewhere already certifies such a plan).
+    from elsewhere already certifies such a plan). The compiled model is always a minimisation (Pyomo's
+    compiler negates a maximising objective), so objective and bound of a maximising model come back
+    negated: the caller flips them.
     """
     highs = _new_highs(options)
     if stop_at_objective is not None:
@@ -142,10 +143,26 @@ def solve(compiled: CompiledModel, options: SolverOptions, *, relax: bool = Fals
     began = time.perf_counter()
     highs.run()
     result = _result(highs, compiled, relax, time.perf_counter() - began)
+    if start is not None and not relax and _misreported(result, compiled):
+        # HiGHS 1.16 with presolve can hand back a warm start with an objective and bound that belong to no
+        # plan; solve again without the start (seen on sizing models, see the issue notes)
+        retry = solve(compiled, replace(options, time_limit=max(options.time_limit - result.seconds, 0.05)),
+                      stop_at_objective=stop_at_objective)
+        retry.seconds += result.seconds
+        retry.extra["warm_start_discarded"] = True
+        result = retry
     if log_path:
         result.log = log_path.read_text(errors="replace")
         log_path.unlink(missing_ok=True)
     return result
+
+
+def _misreported(result: SolveResult, compiled: CompiledModel) -> bool:
+    """True when the reported objective is not the objective of the returned values."""
+    if result.values is None or math.isnan(result.objective):
+        return False
+    actual = float(compiled.cost @ result.values) + compiled.offset
+    return not math.isclose(actual, result.objective, rel_tol=1e-6, abs_tol=1e-6)
 
 
 def _new_highs(options: SolverOptions) -> highspy.Highs:
@@ -158,8 +175,6 @@ def _new_highs(options: SolverOptions) -> highspy.Highs:
     highs.setOptionValue("mip_rel_gap", float(options.target_gap))
     highs.setOptionValue("threads", int(options.threads))
     highs.setOptionValue("random_seed", int(options.seed))
-    if options.heuristic_effort is not None:
-        highs.setOptionValue("mip_heuristic_effort", float(options.heuristic_effort))
     return highs
 
 

@@ -80,3 +80,13 @@ def test_scenario_hash_changes_with_the_request():
     other = load_scenario(SCENARIOS / "texas_counties.yaml", {"balance.tolerance": 0.04})
     assert base.digest() != other.digest()
     assert base.digest() == load_scenario(SCENARIOS / "texas_counties.yaml").digest()
+
+
+def test_override_can_reach_a_list_item(tmp_path):
+    from optimizer.scenario import _set_dotted
+
+    raw = {"segments": [{"curve": {"shape": 1.0}}, {"curve": {"shape": 2.0}}]}
+    _set_dotted(raw, "segments.1.curve.shape", 3.5, "test")
+    assert raw["segments"][1]["curve"]["shape"] == 3.5
+    with pytest.raises(InputError, match="`5` is not an item of segments"):
+        _set_dotted(raw, "segments.5.curve.shape", 1.0, "test")
