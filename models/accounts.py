@@ -30,8 +30,9 @@ Parameters
                             :math:`r_p`: calls x (call length + travel per call)
     ``travel_cost[p]``      :math:`c_p`, yearly travel cost (currency) of pair :math:`p`
     ``move_cost[i]``        :math:`d_i`, cost if account :math:`i` leaves its current rep
-    ``moves[p]``            :math:`m_p \in \{0,1\}`, 1 if account :math:`i_p` has a current rep
-                            other than :math:`r_p`
+    ``current[p]``          :math:`k_p \in \{0,1\}`, 1 if :math:`r_p` is the current rep of
+                            :math:`i_p`; an account with a current rep (:math:`m_i = 1`) moves unless
+                            its current pair is chosen: :math:`\text{moved}_i = m_i - \sum_{p: i_p=i} k_p x_p`
     ``move_weight[i]``      :math:`w_i`, what a move of :math:`i` uses of the budget
     ``move_budget``         :math:`B`, the most moves allowed (optional)
     ``uncovered_cost[i]``   :math:`u_i`, value lost plus penalty if :math:`i` stays uncovered;
@@ -46,26 +47,29 @@ Variables
     ===========================  ======================================================
     ``Assign[p]``                :math:`x_p \in \{0,1\}`
     ``Uncovered[i]``             :math:`y_i \in [0,1]` (integral through one_rep)
+    ``Hours[r]``                 :math:`H_r \ge 0`, yearly hours of rep :math:`r`
     ``Utilization``              :math:`U \ge 0`, average share of capacity used
     ``Under[r]``, ``Over[r]``    :math:`s^-_r, s^+_r \ge 0`, hours outside the band (soft)
     ===========================  ======================================================
 
-Model (with :math:`H_r = \sum_{p: r_p = r} h_p x_p` and :math:`m_i` = 1 if :math:`i` has a
-current rep)
+Model
     .. math::
 
-        \min\ & \sum_i u_i y_i + \sum_p c_p x_p + \sum_p d_{i_p} m_p x_p + \sum_i d_i m_i y_i
+        \min\ & \sum_i u_i y_i + \sum_p c_p x_p + \sum_i d_i \big(m_i - \sum_{p: i_p = i} k_p x_p\big)
                 + \pi \sum_r (s^-_r + s^+_r) \\
         \text{s.t.}\ & \sum_{p: i_p = i} x_p + y_i = 1 && \forall i && \text{(one\_rep)} \\
+        & H_r = \textstyle\sum_{p: r_p = r} h_p x_p && \forall r && \text{(hours\_definition)} \\
         & H_r \le C_r && \forall r && \text{(within\_capacity)} \\
-        & \textstyle\sum_r C_r\, U = \sum_p h_p x_p && && \text{(average\_utilization)} \\
+        & \textstyle\sum_r C_r\, U = \sum_r H_r && && \text{(average\_utilization)} \\
         & H_r + s^-_r \ge (1 - \tau) C_r U && \forall r && \text{(band\_low)} \\
         & H_r - s^+_r \le (1 + \tau) C_r U && \forall r && \text{(band\_high)} \\
-        & \textstyle\sum_p w_{i_p} m_p x_p + \sum_i w_i m_i y_i \le B && && \text{(move\_budget)} \\
+        & \textstyle\sum_i w_i \big(m_i - \sum_{p: i_p = i} k_p x_p\big) \le B && && \text{(move\_budget)} \\
         & x_p = x_{p'} && \forall (p, p') \in \text{LINKS} && \text{(same\_rep\_as\_family)} \\
         & \textstyle\sum_{p: i_p = i} x_p = 1 && \forall i \in \text{LOCKED} && \text{(keep\_locked)}
 
-Terms that are switched off (no uncovered option, no band, hard band, no budget) have neither their
+``Hours`` and ``Utilization`` are variables rather than expressions so that every pair has two
+nonzeros (``one_rep``, ``hours_definition``): the band rows then do not repeat every pair, and the LP
+stays sparse. Terms that are switched off (no uncovered option, no band, hard band, no budget) have neither their
 variables nor their rows. The registered objective terms are ``uncovered_value``, ``travel``,
 ``disruption`` and ``imbalance``; ``objective_terms`` reports each one.
 """
@@ -87,7 +91,7 @@ class AccountData:
     pair_rep: np.ndarray  # (P,) int rep index
     hours: np.ndarray  # (P,) yearly hours incl. travel
     travel_cost: np.ndarray  # (P,) yearly travel cost
-    moves: np.ndarray  # (P,) bool: the account has a current rep other than this one
+    current: np.ndarray  # (P,) bool: this rep is the account's current rep
     move_cost: np.ndarray  # (A,) disruption cost of a move
     has_current: np.ndarray  # (A,) bool: the account has a current rep
     capacity: np.ndarray  # (R,) yearly hours
@@ -165,8 +169,12 @@ def _one_rep(m: pyo.ConcreteModel, data: AccountData, assign: list) -> None:
 
 def _capacity_and_band(m: pyo.ConcreteModel, data: AccountData, assign: list) -> None:
     by_rep = grouped(data.pair_rep, data.n_reps)
-    m.Hours = pyo.Expression(m.REPS, rule=lambda m, r: _linear(data.hours[by_rep[r]], [assign[p] for p in by_rep[r]]),
-                             doc="yearly hours of rep r")
+    m.Hours = pyo.Var(m.REPS, domain=pyo.NonNegativeReals, doc="yearly hours of rep r")
+
+    @m.Constraint(m.REPS, doc="H_r adds up the hours of rep r's accounts")
+    def hours_definition(m, r):
+        pairs = by_rep[r]
+        return _linear([1.0, *(-data.hours[pairs])], [m.Hours[r], *(assign[p] for p in pairs)]) == 0
 
     @m.Constraint(m.REPS, doc="a rep's hours within capacity")
     def within_capacity(m, r):
@@ -175,9 +183,8 @@ def _capacity_and_band(m: pyo.ConcreteModel, data: AccountData, assign: list) ->
     if data.tolerance is None:
         return
     m.Utilization = pyo.Var(domain=pyo.NonNegativeReals, doc="average share of capacity used")
-    total = float(data.capacity.sum())
     m.average_utilization = pyo.Constraint(
-        expr=_linear([total, *(-data.hours)], [m.Utilization, *assign]) == 0,
+        expr=float(data.capacity.sum()) * m.Utilization == pyo.quicksum(m.Hours[r] for r in m.REPS),
         doc="U is total hours over total capacity")
     soft = data.band_penalty is not None
     if soft:
@@ -194,17 +201,18 @@ def _capacity_and_band(m: pyo.ConcreteModel, data: AccountData, assign: list) ->
         return m.Hours[r] - (m.Over[r] if soft else 0) - high * float(data.capacity[r]) * m.Utilization <= 0
 
 
+def _kept(data: AccountData, assign: list, weight: np.ndarray) -> LinearExpression:
+    """``sum_i weight_i (m_i - sum_p k_p x_p)``: the weighted count of accounts that change rep."""
+    kept = np.flatnonzero(data.current)
+    return LinearExpression(constant=float(weight[data.has_current].sum()),
+                            linear_coefs=[-float(c) for c in weight[data.pair_account[kept]]],
+                            linear_vars=[assign[p] for p in kept])
+
+
 def _move_budget(m: pyo.ConcreteModel, data: AccountData, assign: list) -> None:
     if data.move_budget is None:
         return
-    weight = data.move_weight[data.pair_account]
-    moved = np.flatnonzero(data.moves)
-    coefs, terms = list(weight[moved]), [assign[p] for p in moved]
-    if data.uncovered_cost is not None:
-        current = np.flatnonzero(data.has_current)
-        coefs += list(data.move_weight[current])
-        terms += [m.Uncovered[i] for i in current]
-    m.move_budget = pyo.Constraint(expr=_linear(coefs, terms) <= float(data.move_budget),
+    m.move_budget = pyo.Constraint(expr=_kept(data, assign, data.move_weight) <= float(data.move_budget),
                                    doc="accounts that change rep within the budget")
 
 
@@ -231,15 +239,10 @@ def _locks(m: pyo.ConcreteModel, data: AccountData, assign: list) -> None:
 
 def _objective(m: pyo.ConcreteModel, data: AccountData, assign: list) -> None:
     m.travel = pyo.Expression(expr=_linear(data.travel_cost, assign), doc="yearly travel cost")
-    moved = np.flatnonzero(data.moves)
-    coefs, terms = list(data.move_cost[data.pair_account[moved]]), [assign[p] for p in moved]
+    m.disruption = pyo.Expression(expr=_kept(data, assign, data.move_cost), doc="cost of accounts that change rep")
     if data.uncovered_cost is not None:
-        current = np.flatnonzero(data.has_current)
-        coefs += list(data.move_cost[current])
-        terms += [m.Uncovered[i] for i in current]
         m.uncovered_value = pyo.Expression(expr=_linear(data.uncovered_cost, m.Uncovered.values()),
                                            doc="value (and penalty) of accounts left uncovered")
-    m.disruption = pyo.Expression(expr=_linear(coefs, terms), doc="cost of accounts that change rep")
     if hasattr(m, "Under"):
         slack = [*m.Under.values(), *m.Over.values()]
         m.imbalance = pyo.Expression(expr=_linear([data.band_penalty] * len(slack), slack),

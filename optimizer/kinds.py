@@ -28,6 +28,8 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "alignment": Kind("optimizer.scenario:Scenario", "optimizer.pipeline:run_scenario",
                       "optimizer.pipeline:validate_lines"),
+    "accounts": Kind("optimizer.accounts.schema:AccountsScenario", "optimizer.accounts.pipeline:run_scenario",
+                     "optimizer.accounts.pipeline:validate_lines"),
     "sizing": Kind("optimizer.sizing.schema:SizingScenario", "optimizer.sizing.pipeline:run_sizing",
                    "optimizer.sizing.pipeline:validate_lines"),
     "sizing_joint": Kind("optimizer.sizing.joint_schema:JointScenario", "optimizer.sizing.joint_pipeline:run_joint",

@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from optimizer.accounts.pricing import Clock, price_full_lp
+from optimizer.accounts.pricing import nearest, price_full_lp
+from optimizer.accounts.workspace import Clock, Workspace, family_closed
 from optimizer.accounts.problem import AccountProblem
 from optimizer.accounts.solve import solve_accounts
 from optimizer.errors import InfeasibleError
@@ -18,7 +19,8 @@ EXACT = SolverOptions(time_limit=30, target_gap=0.0)
 
 def random_problem(seed: int, accounts: int = 7, reps: int = 3, *, tolerance: float | None = 0.3,
                    uncovered: bool = False, budget: float | None = None, families: bool = False,
-                   lock: bool = False, band_penalty: float | None = None, tight: float = 1.0) -> AccountProblem:
+                   lock: bool = False, band_penalty: float | None = None, tight: float = 1.0,
+                   departed: bool = False) -> AccountProblem:
     """A small generalized assignment instance with travel, current reps and optional features."""
     rng = np.random.default_rng(seed)
     points, bases = rng.uniform(0, 300, (accounts, 2)), rng.uniform(0, 300, (reps, 2))
@@ -41,12 +43,15 @@ def random_problem(seed: int, accounts: int = 7, reps: int = 3, *, tolerance: fl
         k = int(np.flatnonzero((current >= 0) & (lead == np.arange(accounts)) & (np.bincount(lead, minlength=accounts) == 1))[0])
         locked[k] = True
         eligible[k] = np.arange(reps) == current[k]
+    has_current = current >= 0
+    if departed:  # the current rep of the last account has left: it has a current rep but must move
+        has_current[-1], current[-1] = True, -1
     value = rng.lognormal(7, 0.5, accounts)
     capacity = np.full(reps, tight * hours.mean(axis=1).sum() * 1.5 / reps)
-    move_weight = np.ones(accounts) * (current >= 0) if budget is not None else None
+    move_weight = np.ones(accounts) * has_current if budget is not None else None
     return AccountProblem(
         eligible=eligible, hours=hours, travel_hours=travel_hours, travel_cost=travel_hours * 50.0,
-        current=current, has_current=current >= 0, move_cost=np.where(current >= 0, rng.uniform(50, 500, accounts), 0.0),
+        current=current, has_current=has_current, move_cost=np.where(has_current, rng.uniform(50, 500, accounts), 0.0),
         lead=lead, locked=locked, capacity=capacity, uncovered_cost=value if uncovered else None,
         move_weight=move_weight, move_budget=budget, tolerance=tolerance, band_penalty=band_penalty)
 
@@ -65,7 +70,7 @@ def plan_cost(problem: AccountProblem, rep_of: np.ndarray) -> float:
                         minlength=problem.capacity.size)
     if np.any(hours > problem.capacity + 1e-9):
         return np.inf
-    moved = problem.has_current & (rep_of != problem.current)
+    moved = problem.has_current & ((rep_of == -1) | (rep_of != problem.current))
     if problem.move_budget is not None and (problem.move_weight * moved).sum() > problem.move_budget + 1e-9:
         return np.inf
     cost = problem.travel_cost[a[covered], rep_of[covered]].sum() + (problem.move_cost * moved).sum()
@@ -97,7 +102,9 @@ CASES = {
     "move budget": {"budget": 1.0},
     "families": {"families": True},
     "lock": {"lock": True},
-    "everything": {"uncovered": True, "budget": 3.0, "families": True, "lock": True, "tight": 0.8, "tolerance": 0.5},
+    "departed rep, uncovered allowed": {"uncovered": True, "departed": True, "tight": 0.5},
+    "everything": {"uncovered": True, "budget": 3.0, "families": True, "lock": True, "tight": 0.8, "tolerance": 0.5,
+                   "departed": True},
 }
 
 
@@ -126,13 +133,22 @@ def test_at_least_one_case_is_infeasible_and_most_are_not():
     assert sum(outcomes) >= len(outcomes) * 0.6
 
 
-def test_lp_bound_is_below_the_optimum_and_prices_every_pair():
+@pytest.mark.parametrize("start", ["all pairs", "one pair per account"])
+def test_every_lagrangian_bound_is_below_the_optimum(start):
+    """Valid for every eligible pair at every pricing round, even from a one-pair-per-account start."""
     problem = random_problem(4, accounts=8, reps=4, families=True, budget=3.0, tolerance=0.5)
-    lp = price_full_lp(problem, EXACT, Clock(30))
     optimum = brute_force(problem)
     assert np.isfinite(optimum)
-    assert lp.bound <= optimum + 1e-6
-    assert np.all(lp.reduced[problem.eligible] >= 0) and np.all(np.isinf(lp.reduced[~problem.eligible]))
+    included = problem.eligible.copy()
+    if start != "all pairs":
+        included = family_closed(problem, nearest(np.where(problem.eligible, problem.travel_cost, np.inf), 1))
+    lp = price_full_lp(Workspace(problem, included, Clock(30)), EXACT, included)
+    bounds = [stage["bound"] for stage in lp.stages if "bound" in stage]
+    assert bounds and all(bound <= optimum + 1e-6 for bound in bounds)
+    assert len(bounds) > 1 or start == "all pairs", "a one-pair start needs pricing rounds"
+    assert lp.bound <= lp.lp_value + 1e-6
+    assert lp.bound == pytest.approx(lp.lp_value, rel=1e-6), "pricing ends at the full LP optimum"
+    assert np.all(lp.reduced[problem.eligible] >= -1e-9) and np.all(np.isinf(lp.reduced[~problem.eligible]))
 
 
 def test_bound_holds_for_the_full_model_when_the_gap_is_loose():

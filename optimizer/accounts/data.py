@@ -54,11 +54,11 @@ class RepTable:
         return len(self.frame)
 
 
-def load_inputs(scenario: AccountsScenario) -> tuple[AccountTable, RepTable]:
-    """Read both tables and check that they refer to each other correctly."""
+def load_inputs(scenario: AccountsScenario) -> tuple[AccountTable, RepTable, set[str]]:
+    """Read both tables and check that they refer to each other; also every rep id of the roster."""
     reps, roster = load_reps(scenario)
     accounts = load_accounts(scenario, roster)
-    return accounts, reps
+    return accounts, reps, roster
 
 
 def load_reps(scenario: AccountsScenario) -> tuple[RepTable, set[str]]:

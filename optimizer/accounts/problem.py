@@ -38,6 +38,10 @@ class AccountProblem:
     tolerance: float | None
     band_penalty: float | None
 
+    def moved(self, rep_of: np.ndarray) -> np.ndarray:
+        """(A,) bool: the plan ``rep_of`` (-1: uncovered) takes the account from its current rep."""
+        return self.has_current & ((rep_of < 0) | (rep_of != self.current))
+
     @property
     def moves(self) -> np.ndarray:
         """(A, R) bool: serving the account by this rep counts as a move."""
@@ -52,7 +56,7 @@ class AccountProblem:
         account, rep = np.nonzero(chosen)
         data = AccountData(
             pair_account=account, pair_rep=rep, hours=self.hours[account, rep],
-            travel_cost=self.travel_cost[account, rep], moves=self.moves[account, rep], move_cost=self.move_cost,
+            travel_cost=self.travel_cost[account, rep], current=self.current[account] == rep, move_cost=self.move_cost,
             has_current=self.has_current, capacity=self.capacity, lead=self.lead, locked=self.locked,
             uncovered_cost=uncovered_cost if elastic else self.uncovered_cost, move_weight=self.move_weight,
             move_budget=self.move_budget, tolerance=self.tolerance,
@@ -68,7 +72,7 @@ def build_problem(scenario: AccountsScenario, accounts: AccountTable, reps: RepT
     current = np.array([rep_pos.get(c, -1) for c in a["current_rep"]], dtype=int)
     has_current = (a["current_rep"] != "").to_numpy()
     lead = _lead_index(accounts)
-    serves = _serves(accounts, reps, scenario.eligibility.match_segments)
+    serves = serves_segments(accounts, reps, scenario.eligibility.match_segments)
     eligible = _reachable(serves, minutes, current, scenario.eligibility.max_travel_minutes)
     _refuse_orphans(accounts, reps, serves, eligible, scenario)
     locked = _locked(scenario, a["value"].to_numpy(float), current)
@@ -98,7 +102,8 @@ def _lead_index(accounts: AccountTable) -> np.ndarray:
     return np.array([position[root] for root in accounts.frame["family"]], dtype=int)
 
 
-def _serves(accounts: AccountTable, reps: RepTable, match: bool) -> np.ndarray:
+def serves_segments(accounts: AccountTable, reps: RepTable, match: bool) -> np.ndarray:
+    """(accounts x reps) bool: the rep serves the account's segment (all True when segments are not matched)."""
     segments = accounts.frame["segment"].to_numpy()
     if not match:
         return np.ones((len(accounts), len(reps)), bool)

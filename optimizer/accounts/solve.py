@@ -1,28 +1,40 @@
 """Solving the account model to a gap that holds for the model over *all* eligible pairs.
 
-Small problems (up to ``direct_pairs`` eligible pairs) are solved whole. Larger ones follow the route of
-``optimizer.align``: the full LP bound ``LB`` by pricing (see ``optimizer.accounts.pricing``); a MIP over
-the LP's support, the current reps and each account's cheapest pairs by reduced cost; a certified bound
-``min(B_E, LB + min r_p over excluded p)``; and, if that leaves a gap above the target, one more MIP over
-every pair with ``r_p <= UB - LB``, warm-started from the plan, whose bound is then the full model's.
+The route of ``optimizer.align``, on one compiled model (``optimizer.accounts.workspace``):
+
+1. the Lagrangian bound ``LB`` by pricing (``optimizer.accounts.pricing``); small problems, up to
+   ``direct_pairs`` eligible pairs, price every pair at once;
+2. a first plan: the LP rounded and repaired greedily (``optimizer.accounts.repair``), else by a MIP
+   that frees only the accounts of the reps out of bounds and of their neighbours; if that plan is within
+   the target gap of ``LB`` it is the answer;
+3. otherwise a MIP warm-started from it, over every eligible pair (small problems) or over the LP's
+   support, the current reps, the plan and each account's cheapest pairs by reduced cost, stopped as
+   soon as a plan is within the target of ``LB``; its bound is ``min(B_E, LB + min r_p over excluded p)``;
+4. if that leaves a gap above the target, one more MIP over every pair with ``r_p <= UB - LB``,
+   warm-started, whose bound is then the full model's.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from models.accounts import objective_terms
-from optimizer.accounts.pricing import (Clock, compiled_model, current_pairs, family_closed, nearest,
-                                        price_full_lp)
+from optimizer.accounts.pricing import LpBound, nearest, price_full_lp, start_pairs
 from optimizer.accounts.problem import AccountProblem
+from optimizer.accounts.repair import plan_cost, plan_violation, round_and_repair
+from optimizer.accounts.workspace import Clock, Workspace, current_pairs, family_closed
 from optimizer.errors import InfeasibleError, NoPlanError
 from optimizer.solver import SolveResult, SolverOptions, SolveStatus, load_values, relative_gap, solve
 
 DIRECT_PAIRS = 20_000
+INITIAL_NEAREST, POOL_NEAREST = 6, 12
 PLAN_CHEAPEST = (3, 6)  # pairs of least reduced cost per account in each plan attempt
+REPAIR_NEIGHBOURS = (3, 6, 12)  # reps freed around each rep out of bounds, per repair attempt
+REPAIR_TIME_SHARE = 0.2
 ABS_GAP = 1e-6  # HiGHS's default mip_abs_gap: below it a plan counts as proven
 PLAN_GAP_SHARE = 0.25  # HiGHS's own gap target, as a share of the user's, while the LP bound certifies
 
@@ -48,65 +60,106 @@ class AccountSolution:
 
 
 @dataclass
-class _Attempt:
-    result: SolveResult
-    model: object
-    compiled: object
-    pairs: tuple[np.ndarray, np.ndarray]
-    chosen: np.ndarray
+class _Run:
+    """What the steps share: the workspace, the options, the LP bound, the log of stages."""
+
+    space: Workspace
+    options: SolverOptions
+    lp: LpBound
+    stages: list[dict]
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def good_enough(self) -> float | None:
+        return self.lp.bound / (1.0 - self.options.target_gap) if self.lp.bound > 0 else None
 
 
 def solve_accounts(problem: AccountProblem, options: SolverOptions, direct_pairs: int = DIRECT_PAIRS) -> AccountSolution:
     """Solve ``problem`` and return the plan with a bound valid for every eligible pair."""
     clock = Clock(options.time_limit)
-    stages: list[dict] = []
-    logs: list[str] = []
-    if int(problem.eligible.sum()) <= direct_pairs:
-        attempt = _solve_mip(problem, problem.eligible, options, clock, None, "mip", stages, logs)
-        _refuse_without_plan(attempt)
-        return _solution(attempt, attempt.result.bound, None, "the MIP used every eligible pair", stages, clock,
-                         logs, options.target_gap)
-    lp = price_full_lp(problem, options, clock)
-    stages.extend(lp.stages)
-    good_enough = lp.bound / (1.0 - options.target_gap) if lp.bound > 0 else None
-    chosen, attempt = lp.support | current_pairs(problem), None
-    for round_number, count in enumerate(PLAN_CHEAPEST):
-        chosen = family_closed(problem, chosen | nearest(lp.reduced, count))
-        attempt = _solve_mip(problem, chosen, options, clock, None, f"plan {round_number + 1}", stages, logs,
-                             good_enough)
-        if attempt is not None and attempt.result.status.has_plan:
+    small = int(problem.eligible.sum()) <= direct_pairs
+    start = problem.eligible.copy() if small else start_pairs(problem, INITIAL_NEAREST)
+    space = Workspace(problem, start if small else start | start_pairs(problem, POOL_NEAREST), clock)
+    lp = price_full_lp(space, options, start)
+    run = _Run(space, options, lp, list(lp.stages))
+    plan = _first_plan(run)
+    if plan is not None and run.good_enough is not None and plan_cost(problem, plan) <= run.good_enough:
+        return _solution(run, plan, None, _scope(problem, None))
+    chosen = problem.eligible.copy() if small else lp.support | current_pairs(problem)
+    if plan is not None:
+        chosen |= _plan_pairs(problem, plan)
+    result = None
+    for number, count in enumerate((0,) if small else PLAN_CHEAPEST):
+        chosen = family_closed(problem, chosen | nearest(lp.reduced, count)) if count else chosen
+        result = _solve_mip(run, chosen, plan, f"plan {number + 1}", stop=True)
+        if result is not None and result.status.has_plan:
             break
-    _refuse_without_plan(attempt)
-    bound = _certified_bound(lp.bound, attempt.result, lp.reduced, chosen)
-    if relative_gap(attempt.result.objective, bound) > options.target_gap and clock.left() > 1.0:
-        wider = family_closed(problem, chosen | (lp.reduced <= attempt.result.objective - lp.bound + 1e-9))
+    _refuse_without_plan(result)
+    plan = run.space.rep_of(result.values)
+    bound = _certified_bound(lp.bound, result, lp.reduced, chosen)
+    if relative_gap(result.objective, bound) > options.target_gap and clock.left() > 1.0 and not small:
+        wider = family_closed(problem, chosen | (lp.reduced <= result.objective - lp.bound + 1e-9))
         if wider.sum() > chosen.sum():
-            start = _rep_of(attempt, problem.lead.size)
-            better = _solve_mip(problem, wider, options, clock, start, "certify", stages, logs, good_enough)
-            if better is not None and better.result.status.has_plan:
-                attempt = better
-                bound = _certified_bound(lp.bound, attempt.result, lp.reduced, wider)
-    text = (f"the MIP used {int(attempt.chosen.sum()):,} of {int(problem.eligible.sum()):,} eligible pairs; every "
-            "excluded pair has an LP reduced cost that the bound accounts for, so bound and gap hold for all of them")
-    return _solution(attempt, bound, lp.bound, text, stages, clock, logs, options.target_gap)
+            better = _solve_mip(run, wider, plan, "certify", stop=True)
+            if better is not None and better.status.has_plan and better.objective <= result.objective + 1e-9:
+                result, plan, chosen = better, run.space.rep_of(better.values), wider
+                bound = _certified_bound(lp.bound, result, lp.reduced, chosen)
+    return _solution(run, plan, (result, bound), _scope(problem, chosen))
 
 
-def _solve_mip(problem, chosen, options, clock, start_plan, name, stages, logs, good_enough=None) -> _Attempt | None:
-    if clock.left() <= 0.05:
+def _first_plan(run: _Run) -> np.ndarray | None:
+    """The LP rounded and repaired, greedily or (when that gets stuck) by a MIP around the trouble."""
+    problem, began = run.space.problem, time.perf_counter()
+    plan = round_and_repair(problem, run.lp.share, run.lp.uncovered)
+    run.stages.append({"stage": "round and repair", "seconds": round(time.perf_counter() - began, 3),
+                       "found": plan is not None, "objective": plan_cost(problem, plan) if plan is not None else None})
+    if plan is not None:
+        return plan
+    rounded = round_and_repair(problem, run.lp.share, run.lp.uncovered, repair=False)
+    for neighbours in REPAIR_NEIGHBOURS:
+        free = _repair_region(problem, rounded, run.lp.support, neighbours)
+        mask = free | _plan_pairs(problem, rounded)
+        result = _solve_mip(run, mask, None, f"repair ({neighbours} neighbours)",
+                            limit=REPAIR_TIME_SHARE * run.space.clock.left(), free=free)
+        if result is not None and result.status.has_plan:
+            return run.space.rep_of(result.values)
+    return None
+
+
+def _repair_region(problem: AccountProblem, plan: np.ndarray, support: np.ndarray, neighbours: int) -> np.ndarray:
+    """Pairs among the reps out of bounds and the reps most able to take their accounts, for the
+    accounts of all those reps."""
+    bad = np.flatnonzero(plan_violation(problem, plan) > 1e-9)
+    region = set(bad.tolist())
+    for rep in bad:
+        mine = plan == rep
+        takers = np.bincount(np.nonzero((support | problem.eligible) & mine[:, None])[1], minlength=problem.capacity.size)
+        takers[rep] = -1
+        region.update(np.argsort(-takers, kind="stable")[:neighbours].tolist())
+    reps = np.zeros(problem.capacity.size, bool)
+    reps[list(region)] = True
+    accounts = np.isin(plan, np.flatnonzero(reps)) | (plan < 0)
+    return family_closed(problem, accounts[:, None] & reps[None, :] & problem.eligible)
+
+
+def _solve_mip(run: _Run, chosen: np.ndarray, plan: np.ndarray | None, name: str, *, stop: bool = False,
+               limit: float | None = None, free: np.ndarray | None = None) -> SolveResult | None:
+    space, options = run.space, run.options
+    if space.clock.left() <= 0.05:
         return None
-    data, pairs = problem.data(chosen)
-    compiled = compiled_model(data, clock)
-    start = _start_values(problem, compiled, pairs, start_plan) if start_plan is not None else None
-    gap = options.target_gap * (PLAN_GAP_SHARE if good_enough is not None else 1.0)
-    mip_options = SolverOptions(max(clock.left(), 0.05), gap, options.threads, options.seed, options.keep_log)
-    result = solve(compiled, mip_options, start=start, stop_at_objective=good_enough)
-    clock.solve += result.seconds
-    logs.append(result.log)
-    stages.append({"stage": name, "pairs": int(len(pairs[0])), "seconds": round(result.seconds, 3),
-                   "status": result.status.value, "objective": result.objective, "bound": result.bound,
-                   "nodes": result.nodes})
-    model = compiled.columns[0].model() if compiled.columns else None
-    return _Attempt(result, model, compiled, pairs, chosen & problem.eligible)
+    space.ensure(chosen)
+    start = space.start_values(plan) if plan is not None else None
+    gap = options.target_gap * (PLAN_GAP_SHARE if stop and run.good_enough is not None else 1.0)
+    seconds = max(min(space.clock.left(), limit if limit is not None else math.inf), 0.05)
+    mip_options = SolverOptions(seconds, gap, options.threads, options.seed, options.keep_log)
+    result = solve(space.view(chosen, elastic=False), mip_options, start=start,
+                   stop_at_objective=run.good_enough if stop else None)
+    space.clock.solve += result.seconds
+    run.logs.append(result.log)
+    run.stages.append({"stage": name, "pairs": int(chosen.sum()), "seconds": round(result.seconds, 3),
+                       "status": result.status.value, "objective": result.objective, "bound": result.bound,
+                       "nodes": result.nodes} | ({"free pairs": int(free.sum())} if free is not None else {}))
+    return result
 
 
 def _certified_bound(lb: float, result: SolveResult, reduced: np.ndarray, chosen: np.ndarray) -> float:
@@ -116,52 +169,45 @@ def _certified_bound(lb: float, result: SolveResult, reduced: np.ndarray, chosen
     return min(max(lb, bound), result.objective)
 
 
-def _start_values(problem: AccountProblem, compiled, pairs, rep_of: np.ndarray) -> np.ndarray:
-    """Column values of the plan ``rep_of`` for a compiled model over ``pairs``."""
-    hours = np.zeros(problem.capacity.size)
+def _plan_pairs(problem: AccountProblem, rep_of: np.ndarray) -> np.ndarray:
+    mask = np.zeros(problem.eligible.shape, bool)
     covered = np.flatnonzero(rep_of >= 0)
-    np.add.at(hours, rep_of[covered], problem.hours[covered, rep_of[covered]])
-    utilization = hours.sum() / problem.capacity.sum()
-    tol = problem.tolerance or 0.0
-    slack = {"Under": np.maximum((1 - tol) * problem.capacity * utilization - hours, 0.0),
-             "Over": np.maximum(hours - (1 + tol) * problem.capacity * utilization, 0.0)}
-    values = np.zeros(len(compiled.columns))
-    values[: len(pairs[0])] = rep_of[pairs[0]] == pairs[1]
-    for k, var in enumerate(compiled.columns[len(pairs[0]):], start=len(pairs[0])):
-        name = var.parent_component().local_name
-        if name == "Uncovered":
-            values[k] = float(rep_of[var.index()] < 0)
-        elif name == "Utilization":
-            values[k] = utilization
-        elif name in slack:
-            values[k] = slack[name][var.index()]
-    return values
+    mask[covered, rep_of[covered]] = True
+    return mask
 
 
-def _rep_of(attempt: _Attempt, n_accounts: int) -> np.ndarray:
-    rep_of = np.full(n_accounts, -1)
-    take = attempt.result.values[: len(attempt.pairs[0])] > 0.5
-    rep_of[attempt.pairs[0][take]] = attempt.pairs[1][take]
-    return rep_of
+def _scope(problem: AccountProblem, chosen: np.ndarray | None) -> str:
+    total = int(problem.eligible.sum())
+    if chosen is None:
+        return (f"the bound is the Lagrangian (LP) bound over all {total:,} eligible pairs; the plan came from "
+                "rounding the LP and needed no MIP")
+    if int(chosen.sum()) >= total:
+        return f"the MIP used all {total:,} eligible pairs"
+    return (f"the MIP used {int(chosen.sum()):,} of {total:,} eligible pairs; every excluded pair has an LP reduced "
+            "cost that the bound accounts for, so bound and gap hold for all of them")
 
 
-def _refuse_without_plan(attempt: _Attempt | None) -> None:
-    if attempt is not None and attempt.result.status.has_plan:
+def _refuse_without_plan(result: SolveResult | None) -> None:
+    if result is not None and result.status.has_plan:
         return
-    if attempt is not None and attempt.result.status is SolveStatus.INFEASIBLE:
-        raise InfeasibleError("reps", "no plan covers every account within capacity, band, budget, locks and families",
-                              "add reps or capacity, widen the band or the budget, lower continuity.lock_top, "
-                              "or set coverage.allow_uncovered")
+    if result is not None and result.status is SolveStatus.INFEASIBLE:
+        raise InfeasibleError("reps", "no plan with whole accounts meets capacity, band, budget, locks and families, "
+                              "although a fractional one does", "widen balance.tolerance or the move budget, "
+                              "lower continuity.lock_top, or set balance.soft_penalty or coverage.allow_uncovered")
     raise NoPlanError("solver", "the time limit was reached before any plan was found",
                       "raise solver.time_limit (or --time-limit)")
 
 
-def _solution(attempt, bound, lp_bound, restriction, stages, clock, logs, target_gap) -> AccountSolution:
-    result = attempt.result
-    load_values(attempt.compiled, result.values)
-    proven = relative_gap(result.objective, bound) <= target_gap + 1e-9 or result.objective - bound <= ABS_GAP
-    return AccountSolution(rep_of=_rep_of(attempt, attempt.chosen.shape[0]),
-                           status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
-                           objective=result.objective, bound=bound, lp_bound=lp_bound,
-                           terms=objective_terms(attempt.model), seconds={"build": clock.build, "solve": clock.solve},
-                           stages=stages, restriction=restriction, log="\n".join(filter(None, logs)))
+def _solution(run: _Run, plan: np.ndarray, mip: tuple[SolveResult, float] | None, scope: str) -> AccountSolution:
+    space = run.space
+    cost = plan_cost(space.problem, plan)
+    bound = min(run.lp.bound, cost) if mip is None else mip[1]
+    values = space.start_values(plan)
+    load_values(space.compiled, values)
+    proven = relative_gap(cost, bound) <= run.options.target_gap + 1e-9 or cost - bound <= ABS_GAP
+    if mip is not None and not math.isclose(mip[0].objective, cost, rel_tol=1e-6, abs_tol=1e-6):
+        raise RuntimeError(f"the MIP's objective {mip[0].objective} differs from the plan's cost {cost}")
+    return AccountSolution(rep_of=plan, status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
+                           objective=cost, bound=bound, lp_bound=run.lp.bound, terms=objective_terms(space.model),
+                           seconds={"build": space.clock.build, "solve": space.clock.solve}, stages=run.stages,
+                           restriction=scope, log="\n".join(filter(None, run.logs)))
