@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from optimizer.accounts.pricing import nearest, price_full_lp
-from optimizer.accounts.workspace import Clock, Workspace, family_closed
 from optimizer.accounts.problem import AccountProblem
 from optimizer.accounts.solve import solve_accounts
+from optimizer.accounts.workspace import Clock, Workspace, family_closed
 from optimizer.errors import InfeasibleError
 from optimizer.solver import SolverOptions, SolveStatus
 

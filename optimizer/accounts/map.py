@@ -13,12 +13,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.maps import (_EXTERNAL_ASSET, _collection, _number, _number_ids, _offline_map, _raw_element,
-                            _render_compact, assign_territory_colours, escape_text)
+from optimizer.maps import (
+    _EXTERNAL_ASSET,
+    _collection,
+    _number,
+    _number_ids,
+    _offline_map,
+    _raw_element,
+    _render_compact,
+    assign_territory_colours,
+    escape_text,
+)
 
 ACCOUNT_FIELDS = {"n": "Account", "a": "Id", "r": "Rep", "s": "Segment", "v": "Value", "h": "Hours", "m": "Moved"}
 REP_FIELDS = {"r": "Rep", "n": "Name", "c": "Base", "k": "Accounts", "h": "Hours", "u": "Utilisation"}
-UNCOVERED = {"fillColor": "#ffffff", "color": "#d62728", "weight": 2, "fillOpacity": 1}
+UNCOVERED = {"fill": True, "fillColor": "#ffffff", "color": "#d62728", "weight": 2, "fillOpacity": 1}
 NEIGHBOURS = 3
 RING_DEG = 0.06
 
@@ -36,7 +45,7 @@ def _display_bases(territories: pd.DataFrame) -> np.ndarray:
     """Base positions (lon, lat), co-located bases spread on a small ring."""
     points = territories[["base_lon", "base_lat"]].to_numpy(float).copy()
     keys = pd.Series([f"{x:.4f},{y:.4f}" for x, y in points])
-    for _, group in keys.groupby(keys).groups.items():
+    for group in keys.groupby(keys).groups.values():
         if len(group) > 1:
             angle = 2 * np.pi * np.arange(len(group)) / len(group)
             points[list(group), 0] += RING_DEG * np.cos(angle)
@@ -45,7 +54,7 @@ def _display_bases(territories: pd.DataFrame) -> np.ndarray:
 
 
 def _account_layer(assignments: pd.DataFrame, colours: dict[str, str]) -> tuple[dict, list[dict]]:
-    radius = np.clip(np.sqrt(assignments["value"].to_numpy(float) / 2000.0), 2.5, 9.0)
+    radius = np.clip(np.sqrt(assignments["value"].to_numpy(float) / 5000.0), 2.0, 8.0)
     geometries, properties, styles = [], [], []
     for row, size in zip(assignments.itertuples(index=False), radius):
         geometries.append({"type": "Point", "coordinates": [round(float(row.lon), 5), round(float(row.lat), 5)]})
@@ -56,8 +65,8 @@ def _account_layer(assignments: pd.DataFrame, colours: dict[str, str]) -> tuple[
         if not row.rep_id:
             styles.append(UNCOVERED | {"radius": float(size)})
             continue
-        ring = {"color": "#000000", "weight": 1.5} if row.moved else {"color": colours[row.rep_id], "weight": 0.5}
-        styles.append({"fillColor": colours[row.rep_id], "fillOpacity": 0.8, "radius": float(size)} | ring)
+        ring = {"color": "#000000", "weight": 1} if row.moved else {"color": colours[row.rep_id], "weight": 0.5}
+        styles.append({"fill": True, "fillColor": colours[row.rep_id], "fillOpacity": 0.75, "radius": float(size)} | ring)
     return _collection(geometries, properties), styles
 
 
@@ -99,7 +108,7 @@ def render_account_map(assignments: pd.DataFrame, territories: pd.DataFrame, tit
                            style_function=lambda f: styles[f["id"]])
     layer.add_child(folium.GeoJsonTooltip(fields=list(ACCOUNT_FIELDS), aliases=list(ACCOUNT_FIELDS.values())))
     layer.add_to(m)
-    fills = [{"fillColor": colours[r], "fillOpacity": 1, "color": "#000000", "weight": 3, "radius": 9}
+    fills = [{"fill": True, "fillColor": colours[r], "fillOpacity": 1, "color": "#000000", "weight": 3, "radius": 9}
              for r in territories["rep_id"]]
     bases = folium.GeoJson(_rep_layer(territories), name="Rep bases", marker=folium.CircleMarker(radius=9),
                            style_function=lambda f: fills[f["id"]])

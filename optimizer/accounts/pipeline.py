@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -55,9 +55,10 @@ def validate_lines(scenario: AccountsScenario) -> list[str]:
     """What ``territory validate`` prints for an accounts scenario (raises on any problem)."""
     ready = prepare(scenario, PhaseTimer(), lambda _: None)
     p = ready.problem
-    lines = [f"ok: {scenario.name}: {len(ready.accounts)} accounts, {len(ready.reps)} reps, "
-             f"{int(p.eligible.sum()):,} eligible pairs, {int(p.locked.sum())} locked, "
-             f"{int((p.lead != np.arange(p.lead.size)).sum())} accounts in families"]
+    followers = int((p.lead != np.arange(p.lead.size)).sum())
+    lines = [(f"ok: {scenario.name}: {len(ready.accounts)} accounts, {len(ready.reps)} reps, "
+              f"{int(p.eligible.sum()):,} eligible pairs, {int(p.locked.sum())} locked, "
+              f"{followers} accounts follow a family parent")]
     return lines + [f"note: {note}" for note in ready.notes]
 
 

@@ -24,8 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from optimizer.accounts.problem import AccountProblem
-from optimizer.accounts.workspace import (Clock, Workspace, compiled_model, current_pairs, elastic_prices,
-                                          family_closed)
+from optimizer.accounts.workspace import Workspace, compiled_model, current_pairs, elastic_prices, family_closed
 from optimizer.errors import InfeasibleError, NoPlanError
 from optimizer.solver import SolveResult, SolverOptions, SolveStatus, solve
 
@@ -215,7 +214,7 @@ def _refuse_elastic(space: Workspace, result: SolveResult, options: SolverOption
     if problem.uncovered_cost is None and uncovered > 1e-6 and hard_band:
         without_band = replace(problem, tolerance=None)
         data, _ = without_band.data(None, elastic_prices(problem)[0], None, elastic=True)
-        model, compiled = compiled_model(data, space.clock)
+        _model, compiled = compiled_model(data, space.clock)  # kept alive while its columns are read
         retry = solve(compiled, SolverOptions(max(space.clock.left(), 1.0), 0.0, options.threads, options.seed),
                       relax=True)
         kinds = np.array([var.parent_component().local_name for var in compiled.columns])

@@ -156,7 +156,7 @@ def _restrict_families_and_locks(accounts, eligible, lead, locked, current, serv
         if pinned:
             rep = pinned.pop()
             if not serves[members, rep].all():
-                raise InfeasibleError(f"family {ids[root]}", f"it is locked to its current rep, who does not serve "
+                raise InfeasibleError(f"family {ids[root]}", "it is locked to its current rep, who does not serve "
                                       "every member's segment", "lower continuity.lock_top or fix the roster")
             common = np.zeros_like(common)
             common[rep] = True

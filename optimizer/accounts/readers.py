@@ -35,7 +35,7 @@ def read_points(path: Path, layer: str | None, crs: str, what: str) -> pd.DataFr
 def _crs(text: str, path: Path) -> CRS:
     try:
         return CRS.from_user_input(text)
-    except Exception:  # pyproj raises CRSError and others for unknown text
+    except Exception:  # noqa: BLE001 - pyproj raises CRSError and others for unknown text
         raise InputError(str(path), f"unknown CRS `{text}`", "use an EPSG code such as EPSG:4326") from None
 
 
@@ -45,7 +45,7 @@ def _read_csv(path: Path, declared: CRS) -> pd.DataFrame:
                          "declare a geographic CRS (EPSG:4326) or give a geodata file")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except Exception as exc:  # pandas raises ParserError, UnicodeDecodeError, ...
+    except Exception as exc:  # noqa: BLE001 - pandas raises ParserError, UnicodeDecodeError, ...
         raise InputError(str(path), f"cannot be read as CSV ({str(exc).splitlines()[0][:150]})",
                          "save it as comma-separated UTF-8 with a header row") from None
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -65,7 +65,7 @@ def _read_geodata(path: Path, layer: str | None, declared: CRS) -> pd.DataFrame:
 
     try:
         frame = gpd.read_parquet(path) if path.suffix.lower() == ".parquet" else gpd.read_file(path, layer=layer)
-    except Exception as exc:  # pyogrio/arrow raise many types; all mean "cannot read this file"
+    except Exception as exc:  # noqa: BLE001 - pyogrio/arrow raise many types: "cannot read this file"
         raise InputError(str(path), f"cannot be read ({str(exc).splitlines()[0][:150]})",
                          "check the layer name, or use GeoPackage, GeoJSON, Shapefile or GeoParquet") from None
     if frame.crs is None:
@@ -122,7 +122,8 @@ def number_column(frame: pd.DataFrame, column: str, path: Path, *, id_column: st
     require_columns(frame, [column], path)
     values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
     checks = [(~np.isfinite(values), "is not a number", "fill in a number; nothing is filled in for you"),
-              (values < low, f"is below {low:g}", f"`{column}` must be at least {low:g}"),
+              (values < low, "is negative" if low == 0 else f"is below {low:g}",
+               f"`{column}` cannot be negative" if low == 0 else f"`{column}` must be at least {low:g}"),
               (values > high, f"is above {high:g}", f"`{column}` must be at most {high:g}")]
     if positive:
         checks.append((values <= 0, "is not positive", f"`{column}` must be greater than 0"))

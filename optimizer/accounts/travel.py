@@ -79,7 +79,7 @@ def read_travel_table(path: Path, accounts: AccountTable, roster: set[str]) -> p
         raise InputError(str(path), "travel table not found", "check travel.table (relative to the accounts file)")
     try:
         rows = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except Exception as exc:  # pandas raises ParserError, UnicodeDecodeError, ...
+    except Exception as exc:  # noqa: BLE001 - pandas raises ParserError, UnicodeDecodeError, ...
         raise InputError(str(path), f"cannot be read as CSV ({str(exc).splitlines()[0][:150]})",
                          "save it as comma-separated UTF-8 with header from_id,to_id,minutes") from None
     rows.columns = [str(c).strip() for c in rows.columns]
@@ -93,7 +93,7 @@ def read_travel_table(path: Path, accounts: AccountTable, roster: set[str]) -> p
             value = rows[column].iloc[int(bad[0])]
             swapped = " (it is an account id: from_id is the rep)" if value in account_ids and kind == "rep" else ""
             raise InputError(f"{path} {row_label(rows, int(bad[0]))}",
-                             f"`{column}` {value} is not a known {kind}{swapped} ({bad.size} rows with unknown ids)",
+                             f"`{column}` {value} is not a known {kind}{swapped} ({bad.size} row(s) with unknown ids)",
                              f"{column} must be a {kind} id of the scenario; fix or drop those rows")
     repeated = np.flatnonzero(rows.duplicated(["from_id", "to_id"]).to_numpy())
     if repeated.size:
