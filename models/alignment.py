@@ -42,7 +42,8 @@ Model
         & L_t \le \sum_{p: t_p = t} w_{i_p} x_p + u_t - o_t \le U_t && \forall t
                      && \text{(workload\_in\_band)}
 
-In the hard variant :math:`u_t, o_t` do not exist. The LP relaxation is a transportation problem with
+In the hard variant :math:`u_t, o_t` do not exist. Side rules (further balanced measures, locks, groups,
+contiguity cuts, move budget and penalty) are added by ``models.alignment_rules``. The LP relaxation is a transportation problem with
 side constraints: at most :math:`|T| - 1` units are split, which is why its bound is tight.
 """
 
@@ -53,6 +54,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
+
+from models.alignment_rules import AlignmentRules, add_rules
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class AlignmentData:
     lower: np.ndarray  # (territories,)
     upper: np.ndarray  # (territories,)
     penalty: float | None = None  # soft band when set
+    rules: AlignmentRules | None = None  # side rules (models.alignment_rules)
 
     @property
     def n_units(self) -> int:
@@ -124,13 +128,13 @@ def build(data: AlignmentData) -> pyo.ConcreteModel:
     if soft:
         m.imbalance = pyo.Expression(expr=data.penalty * (pyo.quicksum(m.Under.values()) + pyo.quicksum(m.Over.values())),
                                      doc="penalty for workload outside the band")
-    m.total_cost = pyo.Objective(expr=m.travel + (m.imbalance if soft else 0), sense=pyo.minimize)
+    terms = [m.travel] + ([m.imbalance] if soft else [])
+    if data.rules is not None:
+        terms += add_rules(m, data.rules, assign, data.pair_unit, data.pair_territory)
+    m.total_cost = pyo.Objective(expr=sum(terms), sense=pyo.minimize)
     return m
 
 
 def objective_terms(m: pyo.ConcreteModel) -> dict[str, float]:
     """Each registered objective term's value at the loaded solution."""
-    terms = {"travel": pyo.value(m.travel)}
-    if hasattr(m, "imbalance"):
-        terms["imbalance"] = pyo.value(m.imbalance)
-    return terms
+    return {name: pyo.value(getattr(m, name)) for name in ("travel", "imbalance", "disruption") if hasattr(m, name)}

@@ -54,15 +54,43 @@ def territory_ids(count: int) -> list[str]:
     return [f"T{i + 1:0{width}d}" for i in range(count)]
 
 
-def resolve_bases(spec: Territories, units: UnitTable) -> BaseTable:
-    """Bases from the scenario when listed, else chosen by balanced medoids."""
+def resolve_bases(spec: Territories, units: UnitTable, current: pd.DataFrame | None = None) -> BaseTable:
+    """Bases from the scenario when listed, else today's territories' (realignment), else balanced medoids."""
     if spec.bases:
         return _given_bases(spec, units)
+    if current is not None:
+        return _bases_from_current(spec, units, current)
     chosen = choose_balanced_medoids(units.xy, units.workload, spec.size, spec.selection.rounds, spec.selection.seed)
     frame = _rows_for_units(units, chosen, territory_ids(spec.size))
     method = (f"chosen by balanced medoids (seed {spec.selection.seed}, up to {spec.selection.rounds} rounds; "
               "see optimizer/bases.py)")
     return BaseTable(frame=frame, method=method)
+
+
+def _bases_from_current(spec: Territories, units: UnitTable, current: pd.DataFrame) -> BaseTable:
+    """Keep today's territories (based at their medoid unit); add or drop territories for a new headcount.
+
+    Added territories are based, one at a time, at the unit with the most workload-weighted distance to
+    every base so far; dropped ones are those with the least workload today (their units are reassigned).
+    """
+    from optimizer.current_plan import territory_medoids
+
+    medoids = territory_medoids(current, units)
+    count = spec.count or len(medoids)
+    loads = current.assign(w=units.frame.set_index("unit_id").loc[current["unit_id"], "workload"].to_numpy())
+    by_load = loads.groupby("territory_id")["w"].sum().sort_values(ascending=False)
+    kept = [tid for tid in sorted(medoids) if tid in set(by_load.index[:count])]
+    rows = [_unit_row(units, medoids[tid], tid, None) for tid in kept]
+    chosen = [medoids[tid] for tid in kept]
+    for k in range(count - len(kept)):
+        gap = np.min(np.hypot(*(units.xy[:, None, :] - units.xy[chosen][None, :, :]).transpose(2, 0, 1)), axis=1)
+        pick = int(np.argmax(units.workload * gap))
+        chosen.append(pick)
+        rows.append(_unit_row(units, pick, f"NEW{k + 1:02d}", None))
+    added, dropped = count - len(kept), len(medoids) - len(kept)
+    method = (f"today's {len(kept)} territories kept at their medoid units" + (f", {added} added" if added else "")
+              + (f", {dropped} dropped (least workload)" if dropped else ""))
+    return BaseTable(frame=pd.DataFrame(rows), method=method)
 
 
 def _given_bases(spec: Territories, units: UnitTable) -> BaseTable:

@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from optimizer.checks_rules import AdoptionRules, check_rules, moved, territory_targets
 from optimizer.errors import CheckFailedError
 
 SHARE_TOLERANCE = 1e-5
@@ -32,6 +33,7 @@ class PlanRules:
     soft_penalty: float | None
     shareable: frozenset[str]
     distance: str  # "great_circle" or "projected"
+    adoption: AdoptionRules = field(default_factory=AdoptionRules)
 
 
 @dataclass
@@ -76,10 +78,12 @@ def check_plan(folder: Path, units: pd.DataFrame, rules: PlanRules,
     loads = _territory_loads(assignments, units, rules)
     report.record("territory table matches the plan", _table_matches(territories, loads))
     if rules.soft_penalty is None:
-        report.record("workload inside the band", _band(loads, _target(units, rules), rules))
+        target = territory_targets(units, "workload", rules.territory_ids, rules.adoption.targets)
+        report.record("workload inside the band", _band(loads, target, rules))
     if reported_objective is not None:
         report.record("objective recomputed", _objective(assignments, territories, units, rules, loads,
                                                          reported_objective))
+    check_rules(report, folder, assignments, units, rules.territory_ids, rules.adoption, rules.shareable)
     return report
 
 
@@ -124,8 +128,8 @@ def _target(units: pd.DataFrame, rules: PlanRules) -> float:
     return float(units["workload"].sum()) / len(rules.territory_ids)
 
 
-def _band(loads: pd.Series, target: float, rules: PlanRules) -> list[str]:
-    ratio = loads / target
+def _band(loads: pd.Series, target: pd.Series, rules: PlanRules) -> list[str]:
+    ratio = loads / target.reindex(loads.index)
     low, high = 1 - rules.tolerance - BAND_TOLERANCE, 1 + rules.tolerance + BAND_TOLERANCE
     return [f"{t} carries {r:.4f}x the average (band {1 - rules.tolerance:.2f}-{1 + rules.tolerance:.2f})"
             for t, r in ratio.items() if not low <= r <= high]
@@ -137,10 +141,12 @@ def _objective(assignments, territories, units, rules, loads, reported: float) -
     base_rows = territories.set_index("territory_id").reindex(assignments["territory_id"])
     km = _distance_km(unit_rows, base_rows, rules.distance)
     travel = float((unit_rows["workload"].to_numpy() * assignments["share"].to_numpy() * km).sum()) / target
+    factor = territory_targets(units, "workload", rules.territory_ids, rules.adoption.targets) / target
     ratio = loads / target
-    outside = np.maximum(0, (1 - rules.tolerance) - ratio) + np.maximum(0, ratio - (1 + rules.tolerance))
+    outside = (np.maximum(0, (1 - rules.tolerance) * factor - ratio)
+               + np.maximum(0, ratio - (1 + rules.tolerance) * factor))
     penalty = (rules.soft_penalty or 0.0) * float(outside.sum())
-    recomputed = travel + penalty
+    recomputed = travel + penalty + _disruption_cost(assignments, units, rules)
     if not math.isclose(recomputed, reported, rel_tol=OBJECTIVE_TOLERANCE, abs_tol=1e-6):
         return [f"reported objective {reported:.6f} but the plan's is {recomputed:.6f}"]
     return []
@@ -163,3 +169,16 @@ def _chord_angle_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     a, b = vec(lat1, lon1), vec(lat2, lon2)
     cross = np.linalg.norm(np.cross(a.T, b.T), axis=1)
     return 6371.0088 * np.arctan2(cross, (a * b).sum(axis=0))
+
+
+def _disruption_cost(assignments: pd.DataFrame, units: pd.DataFrame, rules: PlanRules) -> float:
+    """The move penalty's part of the objective, in the model's units (units moved, or average territories
+    of the moved measure)."""
+    adoption = rules.adoption
+    if adoption.current is None or not adoption.move_penalty:
+        return 0.0
+    moves = moved(assignments, units, adoption)
+    if adoption.max_moved_units is not None:
+        return adoption.move_penalty * float(moves["moved_share"].sum())
+    per_territory = float(units[adoption.moved_measure or "workload"].sum()) / len(rules.territory_ids)
+    return adoption.move_penalty * float(moves["moved"].sum()) / per_territory

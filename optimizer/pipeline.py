@@ -17,13 +17,16 @@ import pandas as pd
 from optimizer.align import AlignmentProblem, AlignmentSolution, solve_alignment
 from optimizer.bases import BaseTable, resolve_bases
 from optimizer.checks import CheckReport, PlanRules, check_plan
+from optimizer.checks_rules import AdoptionRules
 from optimizer.distance import distance_matrix_km
-from optimizer.errors import InfeasibleError
+from optimizer.align_rules import solve_with_rules
+from optimizer.errors import InfeasibleError, InputError
+from optimizer.rule_set import build_rule_set
 from optimizer.feasibility import check_band_reachable, shareable_units
 from optimizer.outputs import staging_folder, versions, write_json, write_table
 from optimizer.scenario import Scenario
 from optimizer.solver import SolverOptions
-from optimizer.tables import assignment_table, territory_table
+from optimizer.tables import assignment_table, moves_table, territory_table
 from optimizer.units import UnitTable, load_units
 
 Progress = Callable[[str], None]
@@ -52,6 +55,7 @@ class Prepared:
     bases: BaseTable
     shared: np.ndarray
     notes: list[str]
+    current: pd.DataFrame | None = None  # today's plan, in a realignment
 
 
 @dataclass
@@ -84,7 +88,7 @@ def prepare(scenario: Scenario, timer: PhaseTimer, progress: Progress, *, strict
     """
     progress("loading units")
     with timer.phase("load"):
-        units = load_units(scenario.units, scenario.workload)
+        units = load_units(scenario.units, scenario.workload, _extra_columns(scenario))
     count = scenario.territories.size
     shared = shareable_units(units, scenario, count)
     try:
@@ -93,10 +97,23 @@ def prepare(scenario: Scenario, timer: PhaseTimer, progress: Progress, *, strict
         if strict:
             raise
         notes = [exc.line()]
+    current = None
+    if scenario.realignment is not None:
+        from optimizer.current_plan import read_current_plan
+
+        current = read_current_plan(scenario.realignment.current_plan, units)
     progress("placing bases")
     with timer.phase("bases"):
-        bases = resolve_bases(scenario.territories, units)
-    return Prepared(units=units, bases=bases, shared=shared, notes=notes)
+        bases = resolve_bases(scenario.territories, units, current)
+    return Prepared(units=units, bases=bases, shared=shared, notes=notes, current=current)
+
+
+def _extra_columns(scenario: Scenario) -> dict[str, str]:
+    """Columns the rules need beyond the workload measures, with the key that names each."""
+    extra = {column: f"balance.measures.{column}" for column in scenario.balance.measures}
+    if scenario.realignment is not None and scenario.realignment.measure:
+        extra[scenario.realignment.measure] = "realignment.measure"
+    return extra
 
 
 def validate_lines(scenario: Scenario) -> list[str]:
@@ -117,7 +134,8 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
     options = SolverOptions(scenario.solver.time_limit, scenario.solver.target_gap, scenario.solver.threads,
                             scenario.solver.seed, keep_log)
     progress(f"solving {len(ready.units)} units x {len(ready.bases)} territories")
-    solution = solve_alignment(problem, options)
+    rules = build_rule_set(scenario, ready, problem)
+    solution = solve_with_rules(problem, rules, options) if rules.any else solve_alignment(problem, options)
     timer.seconds["build"] = solution.seconds["build"]
     timer.seconds["solve"] = solution.seconds["solve"]
     assignments = assignment_table(ready.units, ready.bases, solution.unit_index, solution.territory_index,
@@ -127,7 +145,7 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
     summary, _ = write_run_folder(
         out, scenario, ready, plan, timer, progress, files=files,
         summarize=lambda report: _summary(scenario, ready, solution, plan.territories, report.passed, timer,
-                                          started))
+                                          started, assignments))
     return RunOutcome(folder=out, summary=summary)
 
 
@@ -171,6 +189,9 @@ def write_run_folder(out: Path, scenario: Scenario, ready: Prepared, plan: PlanT
         with timer.phase("write"):
             write_table(plan.assignments, folder / "assignments.csv")
             write_table(plan.territories, folder / "territories.csv")
+            if ready.current is not None:
+                measure = scenario.realignment.measure if scenario.realignment else None
+                write_table(moves_table(plan.assignments, ready.current, ready.units, measure), folder / "moves.csv")
         with timer.phase("check"):
             report = check_plan(folder, ready.units.frame, plan_rules(scenario, ready), plan.objective)
         if strict:
@@ -193,10 +214,21 @@ def _problem(scenario: Scenario, ready: Prepared) -> tuple[AlignmentProblem, np.
     distance = distance_to_bases(scenario, ready)
     k = len(ready.bases)
     tol = scenario.balance.tolerance
+    target = territory_targets(scenario, ready)
     problem = AlignmentProblem(load=ready.units.workload / (ready.units.workload.sum() / k), distance_km=distance,
-                               shared=ready.shared, lower=np.full(k, 1 - tol), upper=np.full(k, 1 + tol),
+                               shared=ready.shared, lower=(1 - tol) * target, upper=(1 + tol) * target,
                                penalty=scenario.balance.soft_penalty)
     return problem, distance
+
+
+def territory_targets(scenario: Scenario, ready: Prepared) -> np.ndarray:
+    """Each territory's target in average territories: ``balance.targets`` scaled so they add up to K."""
+    ids = list(ready.bases.ids)
+    unknown = sorted(set(scenario.balance.targets) - set(ids))
+    if unknown:
+        raise InputError(f"balance.targets.{unknown[0]}", "is not a territory", f"territories are {', '.join(ids[:6])}, ...")
+    factor = np.array([scenario.balance.targets.get(tid, 1.0) for tid in ids])
+    return factor * len(ids) / factor.sum()
 
 
 def distance_to_bases(scenario: Scenario, ready: Prepared) -> np.ndarray:
@@ -211,13 +243,41 @@ def plan_rules(scenario: Scenario, ready: Prepared) -> PlanRules:
     """The rules every plan of ``scenario`` must satisfy, for :func:`check_plan`."""
     return PlanRules(territory_ids=tuple(ready.bases.ids), tolerance=scenario.balance.tolerance,
                      soft_penalty=scenario.balance.soft_penalty,
-                     shareable=frozenset(ready.units.ids[ready.shared]), distance=scenario.objective.distance)
+                     shareable=frozenset(ready.units.ids[ready.shared]), distance=scenario.objective.distance,
+                     adoption=adoption_rules(scenario, ready))
+
+
+def adoption_rules(scenario: Scenario, ready: Prepared) -> AdoptionRules:
+    """The scenario's adoption rules in ids, for the independent checks."""
+    spec, rules = scenario.realignment, scenario.rules
+    current = None if ready.current is None else dict(zip(ready.current["unit_id"], ready.current["territory_id"]))
+    return AdoptionRules(
+        contiguity=scenario.contiguity.required, links=tuple(map(tuple, scenario.contiguity.links)),
+        locks=tuple((lock.unit, lock.territory) for lock in rules.locks),
+        together=tuple(map(tuple, rules.together)), apart=tuple(map(tuple, rules.apart)),
+        extra_bands=dict(scenario.balance.measures), targets=dict(scenario.balance.targets), current=current,
+        moved_measure=spec.measure if spec else None, max_moved_units=spec.max_moved_units if spec else None,
+        max_moved_share=spec.max_moved_share if spec else None, move_penalty=spec.move_penalty if spec else None)
 
 
 def _summary(scenario: Scenario, ready: Prepared, solution: AlignmentSolution, territories: pd.DataFrame,
-             checks: list[str], timer: PhaseTimer, started: float) -> dict:
+             checks: list[str], timer: PhaseTimer, started: float, assignments: pd.DataFrame | None = None) -> dict:
+    summary = _base_summary(scenario, ready, solution, territories, checks, timer, started)
+    if ready.current is not None and assignments is not None:
+        measure = scenario.realignment.measure if scenario.realignment else None
+        moves = moves_table(assignments, ready.current, ready.units, measure)
+        column = measure or "workload"
+        summary["moves"] = {"units_moved": int(len(moves)), "unit_shares_moved": float(moves["moved_share"].sum()),
+                            f"{column}_moved_share": float(moves["moved"].sum() / ready.units.frame[column].sum()),
+                            "budget": scenario.realignment.model_dump(mode="json", exclude={"current_plan"})}
+    return summary
+
+
+def _base_summary(scenario: Scenario, ready: Prepared, solution: AlignmentSolution, territories: pd.DataFrame,
+                  checks: list[str], timer: PhaseTimer, started: float) -> dict:
     shared_ids = sorted(set(ready.units.ids[ready.shared]) & set(_split_units(solution, ready)))
     return {
+        "kind": "alignment",
         "scenario": scenario.name,
         "scenario_hash": scenario.digest(),
         "data_hash": file_hash(ready.units.source),
@@ -227,7 +287,7 @@ def _summary(scenario: Scenario, ready: Prepared, solution: AlignmentSolution, t
         "bound": solution.bound,
         "gap": _finite(solution.gap),
         "target_gap": scenario.solver.target_gap,
-        "lp_bound": solution.lp_bound,
+        "lp_bound": _finite(solution.lp_bound),
         "bound_scope": solution.restriction,
         "units": len(ready.units),
         "territories": len(ready.bases),

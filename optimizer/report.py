@@ -39,6 +39,11 @@ def summary_lines(summary: dict, folder: Path) -> list[str]:
         f"checks      {len(summary['checks_passed'])} passed: {', '.join(summary['checks_passed'])}",
         f"written     {folder}/ (summary.json, assignments.csv, territories.csv, map.html)",
     ]
+    if "moves" in summary:
+        moves = summary["moves"]
+        moved = ", ".join(f"{k.removesuffix('_moved_share')} {v:.1%}" for k, v in moves.items() if k.endswith("_share"))
+        lines.insert(-1, f"moves       {moves['units_moved']} units changed territory ({moved} of the total); "
+                         "see moves.csv")
     lines += [f"note        {note}" for note in summary["notes"]]
     return lines
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models.alignment import AlignmentData, build
+from models.alignment_rules import AlignmentRules
 from optimizer.solver import CompiledModel, SolveResult, SolverOptions, compile_model, solve
 
 ELASTIC_PRICE = 1.0e5  # km per average territory outside the band: only the LP pricing phase uses it
@@ -85,13 +86,14 @@ class Restricted:
         return np.concatenate(values)
 
 
-def restrict(problem: AlignmentProblem, pairs: np.ndarray, clock: Clock, penalty: float | None) -> Restricted:
+def restrict(problem: AlignmentProblem, pairs: np.ndarray, clock: Clock, penalty: float | None,
+             rules: AlignmentRules | None = None) -> Restricted:
     """Build and compile the model over ``pairs``; columns are checked to be in pair order."""
     began = time.perf_counter()
     unit, territory = np.nonzero(pairs)
     data = AlignmentData(load=problem.load, shared=problem.shared, pair_unit=unit, pair_territory=territory,
                          pair_cost=problem.cost[unit, territory], lower=problem.lower, upper=problem.upper,
-                         penalty=penalty)
+                         penalty=penalty, rules=rules)
     model = build(data)
     compiled = compile_model(model)
     leading = compiled.columns[: len(unit)]

@@ -14,14 +14,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from optimizer.errors import InputError
+from optimizer.scenario_rules import Contiguity, Realignment, Regions, Rules
+from optimizer.schema_base import Section as _Section
 from optimizer.yamlio import read_yaml_mapping
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Sharing(_Section):
@@ -127,6 +125,14 @@ class Balance(_Section):
         None, gt=0,
         description="If set, the band is soft: cost in km for each average territory's worth of workload outside it.",
     )
+    measures: dict[str, float] = Field(
+        default_factory=dict,
+        description="More columns balanced with their own tolerance, e.g. {population: 0.15, establishments: 0.10}.",
+    )
+    targets: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-territory target as a share of the average, e.g. {T03: 0.8}; others stay at 1.0.",
+    )
 
 
 class Objective(_Section):
@@ -156,6 +162,10 @@ class Scenario(_Section):
     balance: Balance = Field(default_factory=Balance)
     objective: Objective = Field(default_factory=Objective)
     solver: Solver = Field(default_factory=Solver)
+    contiguity: Contiguity = Field(default_factory=Contiguity)
+    realignment: Realignment | None = None
+    rules: Rules = Field(default_factory=Rules)
+    regions: Regions | None = None
 
     @property
     def slug(self) -> str:
@@ -166,9 +176,6 @@ class Scenario(_Section):
         """A short hash of the resolved scenario, recorded with every run."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-_FILE_KEYS = ("extends", "overrides")
 
 
 def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> Any:
@@ -218,10 +225,14 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     return raw
 
 
+FILE_KEYS = (("units", "dataset"), ("realignment", "current_plan"))  # paths relative to the file naming them
+
+
 def _absolutize_dataset(raw: dict[str, Any], folder: Path) -> None:
-    units = raw.get("units")
-    if isinstance(units, dict) and isinstance(units.get("dataset"), str):
-        units["dataset"] = str((folder / units["dataset"]).resolve())
+    for section, key in FILE_KEYS:
+        part = raw.get(section)
+        if isinstance(part, dict) and isinstance(part.get(key), str):
+            part[key] = str((folder / part[key]).resolve())
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

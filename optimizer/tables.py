@@ -46,3 +46,25 @@ def territory_table(units: UnitTable, bases: BaseTable, assignments: pd.DataFram
         frame[measure] = np.bincount(t, weights=values[u] * share, minlength=k)
     frame["weighted_distance_km"] = np.divide(travel, workload, out=np.zeros(k), where=workload > 0)
     return frame.reset_index(drop=True)
+
+
+def moves_table(assignments: pd.DataFrame, current: pd.DataFrame, units: UnitTable,
+                measure: str | None) -> pd.DataFrame:
+    """Units whose territory changed from today's plan: ``unit_id, from_territory, to_territory, moved_share,
+    moved`` (the moved part of ``measure``, default the workload index) and ``workload``."""
+    before = current.set_index("unit_id")["territory_id"]
+    frame = assignments.assign(before=before.reindex(assignments["unit_id"]).fillna("").to_numpy())
+    kept = frame[frame["territory_id"] == frame["before"]].groupby("unit_id")["share"].sum()
+    moved_share = 1.0 - kept.reindex(frame["unit_id"].unique(), fill_value=0.0)
+    moved_share = moved_share[moved_share > 1e-6]
+    values = units.frame.set_index("unit_id")[measure or "workload"]
+    workload = units.frame.set_index("unit_id")["workload"]
+    targets = frame[frame["territory_id"] != frame["before"]].groupby("unit_id")["territory_id"].agg(";".join)
+    return pd.DataFrame({
+        "unit_id": moved_share.index,
+        "from_territory": before.reindex(moved_share.index).fillna("").to_numpy(),
+        "to_territory": targets.reindex(moved_share.index).to_numpy(),
+        "moved_share": moved_share.to_numpy(),
+        "moved": moved_share.to_numpy() * values.reindex(moved_share.index).to_numpy(),
+        "workload": moved_share.to_numpy() * workload.reindex(moved_share.index).to_numpy(),
+    }).reset_index(drop=True)

@@ -54,8 +54,12 @@ class UnitTable:
         return len(self.frame)
 
 
-def load_units(spec: Units, workload: Workload) -> UnitTable:
-    """Read the unit data set, keep the requested rows and compute the workload index."""
+def load_units(spec: Units, workload: Workload, extra: dict[str, str] | None = None) -> UnitTable:
+    """Read the unit data set, keep the requested rows and compute the workload index.
+
+    ``extra`` maps further numeric columns to the scenario key that names them (balanced measures, the
+    disruption measure); they are checked like workload measures and reported in the territory table.
+    """
     frame = _read_frame(spec)
     where = str(spec.dataset)
     _require_columns(frame, [spec.id_column], where, "units.id_column")
@@ -63,13 +67,16 @@ def load_units(spec: Units, workload: Workload) -> UnitTable:
     frame = _apply_filters(frame, spec, where)
     _refuse_duplicate_ids(frame, where, spec.id_column)
     _require_columns(frame, list(workload.measures), where, "workload.measures")
-    measures = {name: _numeric_measure(frame, name, where) for name in workload.measures}
+    for column, key in (extra or {}).items():
+        _require_columns(frame, [column], where, key)
+    names = list(dict.fromkeys([*workload.measures, *(extra or {})]))
+    measures = {name: _numeric_measure(frame, name, where) for name in names}
     frame = frame.assign(name=_names(frame, spec.name_column, where), **measures)
     frame = frame.assign(workload=_workload_index(frame, workload, where))
     frame = _with_centroids(frame, where)
-    keep = ["unit_id", "name", *workload.measures, "workload", "lat", "lon", "x_m", "y_m", "geometry"]
+    keep = ["unit_id", "name", *names, "workload", "lat", "lon", "x_m", "y_m", "geometry"]
     frame = frame[list(dict.fromkeys(keep))].reset_index(drop=True)
-    return UnitTable(frame=frame.to_crs(DISPLAY_CRS), measures=tuple(workload.measures), source=spec.dataset)
+    return UnitTable(frame=frame.to_crs(DISPLAY_CRS), measures=tuple(names), source=spec.dataset)
 
 
 def _read_frame(spec: Units) -> gpd.GeoDataFrame:
