@@ -13,8 +13,8 @@ from typing import Any
 import typer
 
 from optimizer.errors import ExitCode, InputError, TerritoryError
+from optimizer.sweep_task import FAILED
 
-PLAN = ("optimal", "feasible")
 EXIT_OF_STATUS = {"bad_input": ExitCode.BAD_INPUT, "infeasible": ExitCode.INFEASIBLE,
                   "no_plan": ExitCode.NO_PLAN_IN_TIME, "check_failed": ExitCode.CHECK_FAILED}
 
@@ -103,14 +103,14 @@ def summary_lines(run: Any) -> list[str]:
              + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
              + f" ({resumed} resumed); {run.cluster.get('seconds', 0):.1f} s on {ran}"]
     lines += [f"failed  {row['scenario']}: {row['status']}: {row.get('error', '')}"
-              for row in rows if row["status"] not in PLAN]
+              for row in rows if row["status"] in FAILED]
     lines.append(f"written {run.out}/sweep.csv, sweep.html, sweep.json and runs/<scenario>/")
     return lines
 
 
 def exit_code(rows: list[dict[str, Any]]) -> int:
     """0 when every row has a plan; the failures' code when they agree; else 1."""
-    failed = {row["status"] for row in rows if row["status"] not in PLAN}
+    failed = {row["status"] for row in rows if row["status"] in FAILED}
     if not failed:
         return int(ExitCode.OK)
     codes = {EXIT_OF_STATUS.get(status, ExitCode.UNEXPECTED) for status in failed}

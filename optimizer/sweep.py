@@ -28,11 +28,18 @@ from typing import Any
 
 from optimizer.errors import InputError
 from optimizer.sweep_file import SweepFile, SweepScenario, load_sweep
-from optimizer.sweep_task import SUMMARY, SweepTask, available_cores, is_complete, row_from_folder, run_task
+from optimizer.sweep_task import (
+    NOT_RUN,
+    SUMMARY,
+    SweepTask,
+    available_cores,
+    is_complete,
+    row_from_folder,
+    run_task,
+)
 
 RUNS = "runs"
 Progress = Callable[[dict[str, Any], int, int], None]  # (row just finished, finished so far, total)
-NOT_RUN = "not_run"
 
 
 @dataclass(frozen=True)
@@ -126,8 +133,8 @@ def _run_on(client: Any, todo: list[SweepScenario], runs: Path, options: SweepOp
         for future in as_completed(list(futures)):
             s = futures[future]
             row = _row_of(future, s, retries)
-            if row["status"] not in ("optimal", "feasible"):
-                shutil.rmtree(runs / s.name, ignore_errors=True)  # a folder left from an earlier run is stale now
+            if row.get("error"):  # the run failed: a folder left from an earlier run is stale now
+                shutil.rmtree(runs / s.name, ignore_errors=True)
             done[s.name] = row
             progress(row, len(done), total)
     except BaseException:

@@ -27,7 +27,8 @@ STATUS_OF_EXIT = {
     ExitCode.CHECK_FAILED: "check_failed",
     ExitCode.UNEXPECTED: "error",
 }
-PLAN_STATUSES = ("optimal", "feasible")
+NOT_RUN = "not_run"
+FAILED = frozenset({*STATUS_OF_EXIT.values(), "no_plan", NOT_RUN})  # any other status is a run with a plan
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,9 @@ def row_from_folder(folder: Path, summary: dict[str, Any] | None = None) -> dict
         "units": summary.get("units"),
         "territories": summary.get("territories"),
         "max_abs_deviation_pct": band.get("max_abs_deviation_pct"),
-        "territories_outside_band": len(band.get("territories_outside_band") or []),
+        "territories_outside_band": _count(band.get("territories_outside_band")),
         "weighted_distance_km": weighted_distance_km(folder),
-        "shared_units": len(summary.get("shared_units") or []),
+        "shared_units": _count(summary.get("shared_units")),
         "threads": (summary.get("solver") or {}).get("threads"),
         "error": "",
     }
@@ -126,6 +127,11 @@ def weighted_distance_km(folder: Path) -> float | None:
     if not {"workload", "weighted_distance_km"} <= set(table.columns) or table["workload"].sum() <= 0:
         return None
     return float((table["workload"] * table["weighted_distance_km"]).sum() / table["workload"].sum())
+
+
+def _count(items: list | None) -> int | None:
+    """How many items a summary lists; None when the scenario kind does not report that list."""
+    return None if items is None else len(items)
 
 
 def _worker_host() -> str:
