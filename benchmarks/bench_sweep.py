@@ -1,6 +1,6 @@
 """Benchmark ``territory sweep``: the Texas sweep on 1 vs 2 workers, and Dask's overhead per scenario.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--repeats 3]
+    .venv/bin/python benchmarks/bench_sweep.py [--repeats 5]
 
 1. ``scenarios/texas_sweep.yaml`` (9 scenarios) as a fresh ``territory sweep`` process on a LocalCluster of
    1 worker (solver threads pinned to cores // 1), 1 worker with 1 solver thread, and 2 workers (1 thread
@@ -45,11 +45,14 @@ def sweep_once(sweep: Path, out: Path, flags: list[str]) -> tuple[float, pd.Data
 
 
 def texas(repeats: int, tmp: Path) -> list[tuple[str, list[float], pd.DataFrame]]:
-    results = []
-    for label, flags in CONFIGS:
-        runs = [sweep_once(TEXAS, tmp / f"texas-{len(results)}-{i}", flags) for i in range(repeats)]
-        results.append((label, [wall for wall, _ in runs], runs[-1][1]))
-    return results
+    """Each configuration ``repeats`` times, interleaved so that load from other jobs hits them alike."""
+    walls: dict[str, list[float]] = {label: [] for label, _ in CONFIGS}
+    tables: dict[str, pd.DataFrame] = {}
+    for i in range(repeats):
+        for k, (label, flags) in enumerate(CONFIGS):
+            wall, tables[label] = sweep_once(TEXAS, tmp / f"texas-{k}-{i}", flags)
+            walls[label].append(wall)
+    return [(label, walls[label], tables[label]) for label, _ in CONFIGS]
 
 
 def trivial_sweep(folder: Path, count: int) -> Path:
@@ -105,10 +108,10 @@ def machine() -> str:
     return f"{os.cpu_count()} cores (nproc), {cpu}, Python {platform.python_version()}; load average {load}"
 
 
-def report(repeats: int, results: list, cost: dict[str, float]) -> None:
+def report(repeats: int, results: list, cost: dict[str, float], before: str) -> None:
     names = ("dask", "distributed", "pyomo", "highspy")
-    print(f"Machine: {machine()}; " + ", ".join(f"{n} {metadata.version(n)}" for n in names))
-    print(f"Repeats: {repeats} fresh `territory sweep` processes per row; medians.\n")
+    print(f"Machine: {machine()} (at the start: {before}); " + ", ".join(f"{n} {metadata.version(n)}" for n in names))
+    print(f"Repeats: {repeats} fresh `territory sweep` processes per row, rows interleaved; medians.\n")
     print("| Texas sweep, 9 scenarios | wall s (median) | runs | statuses | sum of task s | speed-up vs 1 worker |")
     print("|---|---|---|---|---|---|")
     base = statistics.median(results[0][1])
@@ -131,12 +134,13 @@ def report(repeats: int, results: list, cost: dict[str, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    before = "load average " + " / ".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:
         results = texas(args.repeats, Path(tmp))
         cost = overhead(args.repeats, Path(tmp))
-    report(args.repeats, results, cost)
+    report(args.repeats, results, cost, before)
 
 
 if __name__ == "__main__":
