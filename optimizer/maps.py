@@ -217,10 +217,10 @@ def _unit_styles(table: geopandas.GeoDataFrame, colours: dict[str, str]) -> list
     return [{"fillColor": colours[t], **(shared if isinstance(s, str) else single)} for t, s in pairs]
 
 
-def _outline_features(table: geopandas.GeoDataFrame) -> dict:
-    """Build territory borders: units made valid, then dissolved by primary territory."""
+def _outline_features(table: geopandas.GeoDataFrame, by: str = "territory") -> dict:
+    """Build territory (or region) borders: units made valid, then dissolved by the ``by`` column."""
     valid = shapely.make_valid(table.geometry.values, method="structure", keep_collapsed=False)
-    groups = table.groupby("territory").indices
+    groups = table.groupby(by).indices
     unions = [shapely.union_all(valid[groups[t]]) for t in sorted(groups)]
     return _collection(_rounded_geojson(unions), [{} for _ in unions])
 
@@ -306,6 +306,10 @@ def _add_layers(
     folium.GeoJson(
         outlines, name="Territory borders", style_function=lambda _: border, interactive=False
     ).add_to(m)
+    if "region_id" in territories.columns:  # regions: a thicker dark outline of each dissolved region
+        region = table.assign(region=table.territory.map(territories.set_index("territory_id").region_id))
+        folium.GeoJson(_outline_features(region, "region"), name="Region borders", interactive=False,
+                       style_function=lambda _: {"fill": False, "color": "#000000", "weight": 5}).add_to(m)
     bases, aliases = _base_features(territories)
     fill = {"fill": True, "fillOpacity": 1, "color": "#000000", "weight": 2}
     fills = [fill | {"fillColor": colours[t]} for t in territories.territory_id]

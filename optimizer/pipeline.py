@@ -142,11 +142,52 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
                                    solution.share)
     plan = PlanTables(assignments, plan_territories(ready, assignments, distance), solution.objective)
     files = {"solver.log": solution.log} if keep_log else {}
+    plan, layers = after_solve(scenario, ready, plan, solution, options, progress)
     summary, _ = write_run_folder(
-        out, scenario, ready, plan, timer, progress, files=files,
+        out, scenario, ready, plan, timer, progress, files=files | layers.files, checks=layers.checks,
         summarize=lambda report: _summary(scenario, ready, solution, plan.territories, report.passed, timer,
-                                          started, assignments))
+                                          started, assignments) | layers.summary)
     return RunOutcome(folder=out, summary=summary)
+
+
+@dataclass
+class Layers:
+    """What the optional layers over a solved plan add to its run folder (``regions``, ``report.limits``)."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    checks: Callable[[Path, CheckReport], None] | None = None
+
+
+def after_solve(scenario: Scenario, ready: Prepared, plan: PlanTables, solution: AlignmentSolution,
+                options: SolverOptions, progress: Progress) -> tuple[PlanTables, Layers]:
+    """Regions over the solved territories and ``limits.csv``, when the scenario asks for them."""
+    layers = Layers()
+    if scenario.regions is not None:
+        from optimizer.checks_regions import RegionRules, check_regions
+        from optimizer.regions import plan_regions
+
+        progress(f"grouping territories into {scenario.regions.count} regions")
+        regions = plan_regions(scenario, ready, plan.assignments, plan.territories)
+        plan = PlanTables(plan.assignments, regions.territories, plan.objective, plan.map_assignments)
+        layers.files["regions.csv"] = _csv_text(regions.regions)
+        layers.summary["regions"] = regions.summary
+        rules = RegionRules(scenario.regions.count, scenario.regions.tolerance,
+                            tuple(map(tuple, scenario.contiguity.links)))
+        layers.checks = lambda folder, report: check_regions(report, folder, ready.units.frame, rules)
+    if scenario.report is not None and scenario.report.limits:
+        from optimizer.limits import limits_table
+
+        progress("re-solving with each limit loosened (limits.csv)")
+        limits, entry = limits_table(scenario, ready, solution, options)
+        layers.files["limits.csv"] = _csv_text(limits)
+        layers.summary["limits"] = entry
+    return plan, layers
+
+
+def _csv_text(frame: pd.DataFrame) -> str:
+    """A table as CSV text, formatted like :func:`optimizer.outputs.write_table`."""
+    return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
 
 
 def plan_territories(ready: Prepared, assignments: pd.DataFrame, distance: np.ndarray) -> pd.DataFrame:
@@ -157,7 +198,8 @@ def plan_territories(ready: Prepared, assignments: pd.DataFrame, distance: np.nd
 
 def write_run_folder(out: Path, scenario: Scenario, ready: Prepared, plan: PlanTables, timer: PhaseTimer,
                      progress: Progress, *, summarize: Callable[[CheckReport], dict], strict: bool = True,
-                     files: dict[str, str] | None = None) -> tuple[dict, CheckReport]:
+                     files: dict[str, str] | None = None,
+                     checks: Callable[[Path, CheckReport], None] | None = None) -> tuple[dict, CheckReport]:
     """Write a run folder from a plan's tables: the tables, the independent checks, the map and the summary.
 
     Parameters
@@ -177,7 +219,9 @@ def write_run_folder(out: Path, scenario: Scenario, ready: Prepared, plan: PlanT
     strict : bool
         Raise :class:`CheckFailedError` if a check fails (a solved plan); ``False`` scores a hand-edited plan.
     files : dict, optional
-        Extra text files to write, by file name.
+        Extra text files to write, by file name (written before the checks run).
+    checks : callable, optional
+        Further independent checks, called with the folder and the report after :func:`check_plan`.
 
     Returns
     -------
@@ -192,8 +236,12 @@ def write_run_folder(out: Path, scenario: Scenario, ready: Prepared, plan: PlanT
             if ready.current is not None:
                 measure = scenario.realignment.measure if scenario.realignment else None
                 write_table(moves_table(plan.assignments, ready.current, ready.units, measure), folder / "moves.csv")
+            for name, text in (files or {}).items():
+                (folder / name).write_text(text, encoding="utf-8")
         with timer.phase("check"):
             report = check_plan(folder, ready.units.frame, plan_rules(scenario, ready), plan.objective)
+            if checks is not None:
+                checks(folder, report)
         if strict:
             report.raise_if_failed()
         progress("drawing the map")
@@ -203,8 +251,6 @@ def write_run_folder(out: Path, scenario: Scenario, ready: Prepared, plan: PlanT
             shown = plan.assignments if plan.map_assignments is None else plan.map_assignments
             units = ready.units.frame[ready.units.frame["unit_id"].isin(shown["unit_id"])]
             write_territory_map(folder / "map.html", units, shown, plan.territories, scenario.name)
-            for name, text in (files or {}).items():
-                (folder / name).write_text(text, encoding="utf-8")
         summary = summarize(report)
         write_json(summary, folder / "summary.json")
     return summary, report

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from optimizer.errors import InputError
-from optimizer.scenario_rules import Contiguity, Realignment, Regions, Rules
+from optimizer.scenario_rules import Contiguity, Realignment, Regions, Report, Rules
 from optimizer.schema_base import Section as _Section
 from optimizer.yamlio import read_yaml_mapping
 
@@ -166,6 +166,7 @@ class Scenario(_Section):
     realignment: Realignment | None = None
     rules: Rules = Field(default_factory=Rules)
     regions: Regions | None = None
+    report: Report | None = None
 
     @property
     def slug(self) -> str:

@@ -62,3 +62,14 @@ class Regions(Section):
 
     count: int = Field(ge=1, le=500)
     tolerance: float = Field(0.2, ge=0, lt=1, description="Allowed deviation of each region's workload from the mean.")
+
+
+class Report(Section):
+    """Optional extra reports, each at the cost of more solves."""
+
+    limits: bool = Field(
+        False, description="Write limits.csv: the objective with each limit loosened (one re-solve per limit).")
+    limit_time_share: float = Field(
+        0.25, gt=0, le=1, description="Each re-solve's time limit, as a share of solver.time_limit.")
+    each_lock_up_to: int = Field(
+        10, ge=0, le=1000, description="Locks loosened one by one when there are at most this many (all at once too).")
