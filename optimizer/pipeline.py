@@ -21,7 +21,7 @@ from optimizer.checks_rules import AdoptionRules
 from optimizer.distance import distance_matrix_km
 from optimizer.align_rules import solve_with_rules
 from optimizer.errors import InfeasibleError, InputError
-from optimizer.rule_set import build_rule_set
+from optimizer.rule_set import RuleSet, build_rule_set
 from optimizer.feasibility import check_band_reachable, shareable_units
 from optimizer.outputs import staging_folder, versions, write_json, write_table
 from optimizer.scenario import Scenario
@@ -134,8 +134,7 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
     options = SolverOptions(scenario.solver.time_limit, scenario.solver.target_gap, scenario.solver.threads,
                             scenario.solver.seed, keep_log)
     progress(f"solving {len(ready.units)} units x {len(ready.bases)} territories")
-    rules = build_rule_set(scenario, ready, problem)
-    solution = solve_with_rules(problem, rules, options) if rules.any else solve_alignment(problem, options)
+    solution = solve_plan(problem, build_rule_set(scenario, ready, problem), options)
     timer.seconds["build"] = solution.seconds["build"]
     timer.seconds["solve"] = solution.seconds["solve"]
     assignments = assignment_table(ready.units, ready.bases, solution.unit_index, solution.territory_index,
@@ -148,6 +147,11 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
         summarize=lambda report: _summary(scenario, ready, solution, plan.territories, report.passed, timer,
                                           started, assignments) | layers.summary)
     return RunOutcome(folder=out, summary=summary)
+
+
+def solve_plan(problem: AlignmentProblem, rules: RuleSet, options: SolverOptions) -> AlignmentSolution:
+    """The certified pipeline, or the rules MIP when any adoption rule is set."""
+    return solve_with_rules(problem, rules, options) if rules.any else solve_alignment(problem, options)
 
 
 @dataclass
