@@ -114,7 +114,8 @@ def solve_regions(load: np.ndarray, distance: np.ndarray, graph: list[np.ndarray
         result = solve(compile_model(model), SolverOptions(max(left, 0.05), options.target_gap, options.threads,
                                                            options.seed))
         if result.status is SolveStatus.INFEASIBLE:
-            raise InfeasibleError("regions", f"no {count} connected regions keep every region within "
+            what = "connected regions" if cuts else "regions (even in pieces)"
+            raise InfeasibleError("regions", f"no {count} {what} of whole territories keep every region within "
                                   f"±{(upper * count / k - 1):.0%} of the mean workload",
                                   "widen regions.tolerance or change regions.count")
         if not result.status.has_plan:
