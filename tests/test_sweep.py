@@ -95,7 +95,7 @@ def test_cli_refuses_a_bad_sweep_file_in_one_line(data):
 def test_sweep_records_a_failure_finishes_the_rest_and_resumes(data, tmp_path):
     path = _sweep(data, "grid", grid={"territories.count": [2, 3, 30], "balance.tolerance": [0.1, 0.2]})
     done = _territory("sweep", str(path), "--workers", "2", "--out", str(tmp_path))
-    assert done.returncode == 3, done.stderr  # every failure is infeasible: the infeasible exit code
+    assert done.returncode == 3, done.stdout + done.stderr  # every failure is infeasible: that exit code
     table = _read_table(tmp_path / "sweep.csv")
     table = table.rename(columns={"territories.count": "count", "balance.tolerance": "tolerance"})
     assert len(table) == 6 and table.scenario.is_unique
@@ -103,7 +103,7 @@ def test_sweep_records_a_failure_finishes_the_rest_and_resumes(data, tmp_path):
     assert set(failed.status) == {"infeasible"} and failed.error.str.contains("30 territories").all()
     assert (failed.folder == "").all() and not (tmp_path / "runs" / failed.scenario.iat[0]).exists()
     solved = table[table["count"] != 30]
-    assert set(solved.status) == {"optimal"} and (solved.error == "").all()
+    assert set(solved.status) == {"optimal"} and (solved.error == "").all(), solved.error.tolist()
     assert (solved.threads == max(1, len(os.sched_getaffinity(0)) // 2)).all()
     for row in solved.itertuples():
         summary = _assert_complete(tmp_path / row.folder)
@@ -118,7 +118,7 @@ def test_sweep_records_a_failure_finishes_the_rest_and_resumes(data, tmp_path):
 
     stamps = {row.folder: (tmp_path / row.folder / "summary.json").stat().st_mtime_ns for row in solved.itertuples()}
     again = _territory("sweep", str(path), "--workers", "1", "--out", str(tmp_path), "--resume")
-    assert again.returncode == 3 and "(4 resumed)" in again.stdout
+    assert again.returncode == 3 and "(4 resumed)" in again.stdout, again.stdout + again.stderr
     resumed = _read_table(tmp_path / "sweep.csv")
     assert resumed.set_index("scenario").resumed.to_dict() == {r.scenario: r.status != "infeasible"
                                                                for r in table.itertuples()}
