@@ -38,6 +38,7 @@ from optimizer.solver import SolverOptions, SolveStatus, relative_gap, solve
 __all__ = ["AlignmentProblem", "AlignmentSolution", "solve_alignment"]
 
 INITIAL_NEAREST = 8  # bases per unit in the first pricing LP
+ENTERING_PER_UNIT = 2  # pairs a unit may bring into the LP per pricing round
 PLAN_CHEAPEST = (3, 8, 10**9)  # pairs of least reduced cost per unit when no first plan exists (last: all)
 CERTIFY_ROUNDS = 3
 CERTIFY_MARGIN = 1.25  # pairs up to this multiple of the reduced cost certification needs
@@ -181,7 +182,9 @@ def _price_full_lp(problem: AlignmentProblem, options: SolverOptions, clock: Clo
         entering = (reduced < 0) & ~included
         if shortfall >= -1e-7 * max(1.0, abs(result.objective)) or not entering.any():
             break
-        included |= entering
+        # each unit brings in its few most negative pairs: adding every negative pair at once grows the
+        # ZIP-level LP by millions of columns in the first round
+        included |= entering & nearest(np.where(entering, reduced, np.inf), ENTERING_PER_UNIT)
     _refuse_unreachable_band(problem, result.values[len(model.unit):])
     shares = model.grid(result.values)
     return _LpBound(result.objective + shortfall, np.maximum(reduced, 0.0), shares), stages
