@@ -72,7 +72,9 @@ class AlignmentSolution:
 
 
 @dataclass
-class _LpBound:
+class LpBound:
+    """The LP relaxation over all pairs: its value, reduced costs and solution."""
+
     value: float
     reduced: np.ndarray  # (N, K), clipped at 0
     shares: np.ndarray  # (N, K) LP solution
@@ -85,7 +87,7 @@ class _Search:
     problem: AlignmentProblem
     options: SolverOptions
     clock: Clock
-    lp: _LpBound
+    lp: LpBound
     grid: np.ndarray | None = None
     objective: float = math.inf
     bound: float = -math.inf
@@ -147,7 +149,7 @@ class _Search:
 def solve_alignment(problem: AlignmentProblem, options: SolverOptions) -> AlignmentSolution:
     """Run the certified pipeline described in the module docstring."""
     clock = Clock(options.time_limit)
-    lp, lp_stages = _price_full_lp(problem, options, clock)
+    lp, lp_stages = price_full_lp(problem, options, clock)
     search = _Search(problem, options, clock, lp, bound=lp.value, stages=lp_stages)
     _first_plan(search)
     if search.grid is None:
@@ -162,7 +164,7 @@ def solve_alignment(problem: AlignmentProblem, options: SolverOptions) -> Alignm
     return _solution(search)
 
 
-def _price_full_lp(problem: AlignmentProblem, options: SolverOptions, clock: Clock) -> tuple[_LpBound, list]:
+def price_full_lp(problem: AlignmentProblem, options: SolverOptions, clock: Clock) -> tuple[LpBound, list]:
     n, k = problem.distance_km.shape
     cost = problem.cost
     included = nearest(problem.distance_km, min(k, INITIAL_NEAREST))
@@ -187,7 +189,7 @@ def _price_full_lp(problem: AlignmentProblem, options: SolverOptions, clock: Clo
         included |= entering & nearest(np.where(entering, reduced, np.inf), ENTERING_PER_UNIT)
     _refuse_unreachable_band(problem, result.values[len(model.unit):])
     shares = model.grid(result.values)
-    return _LpBound(result.objective + shortfall, np.maximum(reduced, 0.0), shares), stages
+    return LpBound(result.objective + shortfall, np.maximum(reduced, 0.0), shares), stages
 
 
 def _refuse_unreachable_band(problem: AlignmentProblem, elastic: np.ndarray) -> None:

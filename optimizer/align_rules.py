@@ -15,12 +15,15 @@ import numpy as np
 
 from models.alignment_rules import AlignmentRules
 from optimizer.adjacency import components
-from optimizer.align import SHARE_EPS, AlignmentSolution
+from optimizer.align import SHARE_EPS, AlignmentSolution, price_full_lp
+from optimizer.repair import nearest
 from optimizer.errors import InfeasibleError, NoPlanError
 from optimizer.restricted import AlignmentProblem, Clock, restrict
 from optimizer.rule_set import RuleSet
 from optimizer.solver import SolverOptions, SolveStatus, relative_gap, solve
 
+ALL_PAIRS_LIMIT = 60_000  # above this, the MIP uses the pairs the LP prices as cheap (bound kept valid)
+CHEAPEST_PAIRS = 6  # pairs per unit by reduced cost in that case
 ROOT_SHARE = 0.01  # a shared base unit (or locked shared unit) keeps at least this share in its territory
 MAX_CUT_ROUNDS = 200
 
@@ -28,12 +31,13 @@ MAX_CUT_ROUNDS = 200
 def solve_with_rules(problem: AlignmentProblem, rules: RuleSet, options: SolverOptions) -> AlignmentSolution:
     """Solve to the target gap (or the time limit) with every rule, contiguity by rounds of cuts."""
     clock = Clock(options.time_limit)
-    pairs = rules.allowed | problem.shared[:, None]
-    pair_id = np.full(pairs.shape, -1)
-    pair_id[pairs] = np.arange(int(pairs.sum()))
-    cuts: list[tuple[int, np.ndarray]] = []
-    grid, stages, logs, result, bound = None, [], [], None, -math.inf
+    pairs, lp, stages = _pairs(problem, rules, options, clock)
+    everything = rules.allowed | problem.shared[:, None]
+    cuts: list[tuple[int, int, np.ndarray]] = []  # unit, territory, border units
+    grid, logs, result, bound = None, [], None, -math.inf
     for round_ in range(MAX_CUT_ROUNDS):
+        pair_id = np.full(pairs.shape, -1)
+        pair_id[pairs] = np.arange(int(pairs.sum()))
         model = restrict(problem, pairs, clock, problem.penalty, _model_rules(problem, rules, pair_id, cuts))
         start = model.start(problem, grid) if grid is not None else None
         result = solve(model.compiled, SolverOptions(max(clock.left(), 0.05), options.target_gap, options.threads,
@@ -43,19 +47,49 @@ def solve_with_rules(problem: AlignmentProblem, rules: RuleSet, options: SolverO
         stages.append({"stage": f"rules {round_ + 1}", "pairs": int(pairs.sum()), "cuts": len(cuts),
                        "seconds": round(result.seconds, 3), "status": result.status.value,
                        "objective": result.objective, "bound": result.bound})
+        if result.status is SolveStatus.INFEASIBLE and not np.array_equal(pairs, everything):
+            pairs, bound, grid = everything, -math.inf, None  # infeasible over the cheap pairs only: use all
+            continue
         if not result.status.has_plan:
             _raise_no_plan(result.status, rules)
         grid = model.grid(result.values)
         if math.isfinite(result.bound):  # every round relaxes the final model: each bound holds for it
             bound = max(bound, result.bound)
-        new_cuts = _contiguity_cuts(grid, rules, pair_id) if rules.neighbours is not None else []
+        new_cuts = _contiguity_cuts(grid, rules) if rules.neighbours is not None else []
         if not new_cuts:
             break
         if clock.left() <= 0.05:
             raise NoPlanError("contiguity", f"territories were still in pieces after {round_ + 1} rounds of cuts "
                               "when the time limit was reached", "raise solver.time_limit")
         cuts += new_cuts
-    return _solution(problem, grid, result, bound, stages, logs, clock, options, int(pairs.sum()), len(cuts))
+    if lp is not None:  # a plan using a pair left out costs at least the LP bound plus its reduced cost
+        excluded = lp.reduced[rules.allowed & ~pairs]
+        bound = max(lp.value, min(bound, lp.value + float(excluded.min()) if excluded.size else math.inf))
+    return _solution(problem, grid, result, bound, stages, logs, clock, options, int(pairs.sum()), len(cuts),
+                     int(everything.sum()))
+
+
+def _pairs(problem: AlignmentProblem, rules: RuleSet, options: SolverOptions, clock: Clock):
+    """Every allowed pair for small instances; else the pairs the plain model's LP prices as cheap.
+
+    Every rule only removes plans, so the plain model's LP bound and reduced costs still bound any plan
+    that meets the rules: the bound stays valid for the model over all allowed pairs.
+    """
+    everything = rules.allowed | problem.shared[:, None]
+    if everything.sum() <= ALL_PAIRS_LIMIT:
+        return everything, None, []
+    lp, lp_stages = price_full_lp(problem, options, clock)
+    pairs = (nearest(lp.reduced, CHEAPEST_PAIRS) | (lp.shares > SHARE_EPS)) & rules.allowed
+    pairs |= problem.shared[:, None] & rules.allowed
+    for unit, territory in rules.locks.items():
+        pairs[unit, territory] = True
+    for territory, root in enumerate(rules.roots):
+        if root >= 0:
+            pairs[root, territory] = True
+    if rules.current is not None:
+        known = rules.current >= 0
+        pairs[np.flatnonzero(known), rules.current[known]] = True
+    return pairs & everything, lp, lp_stages
 
 
 def _model_rules(problem: AlignmentProblem, rules: RuleSet, pair_id: np.ndarray, cuts) -> AlignmentRules:
@@ -75,12 +109,22 @@ def _model_rules(problem: AlignmentProblem, rules: RuleSet, pair_id: np.ndarray,
         current_pair = np.array([pair_id[i, t] if t >= 0 else -1 for i, t in enumerate(rules.current)])
     return AlignmentRules(extra_bands=rules.extra_bands, together=tuple(p for p in together if p[1] >= 0),
                           apart=apart, root_shares=tuple(roots),
-                          cuts=tuple(cuts) + tuple((p, np.array([], int)) for p, q in together if q < 0),
+                          cuts=_cut_pairs(cuts, pair_id) + tuple((p, np.array([], int)) for p, q in together if q < 0),
                           current_pair=current_pair, moved_weight=rules.moved_weight, max_moved=rules.max_moved,
                           move_penalty=rules.move_penalty)
 
 
-def _contiguity_cuts(grid: np.ndarray, rules: RuleSet, pair_id: np.ndarray) -> list[tuple[int, np.ndarray]]:
+def _cut_pairs(cuts, pair_id: np.ndarray) -> tuple:
+    """Cuts in the pair indices of the current model; border units without a pair there are at zero anyway."""
+    found = []
+    for unit, territory, border in cuts:
+        if pair_id[unit, territory] >= 0:
+            ids = pair_id[border, territory]
+            found.append((int(pair_id[unit, territory]), ids[ids >= 0]))
+    return tuple(found)
+
+
+def _contiguity_cuts(grid: np.ndarray, rules: RuleSet) -> list[tuple[int, int, np.ndarray]]:
     cuts = []
     for t in range(grid.shape[1]):
         members = np.flatnonzero(grid[:, t] > SHARE_EPS)
@@ -93,9 +137,9 @@ def _contiguity_cuts(grid: np.ndarray, rules: RuleSet, pair_id: np.ndarray) -> l
             if piece is main:
                 continue
             inside = set(piece.tolist())
-            border = {j for i in piece for j in rules.neighbours[i].tolist() if j not in inside}
-            border_pairs = np.array(sorted(pair_id[j, t] for j in border if pair_id[j, t] >= 0), dtype=int)
-            cuts += [(int(pair_id[i, t]), border_pairs) for i in piece]
+            border = np.array(sorted({j for i in piece for j in rules.neighbours[i].tolist() if j not in inside}),
+                              dtype=int)
+            cuts += [(int(i), t, border) for i in piece]
     return cuts
 
 
@@ -111,7 +155,7 @@ def _raise_no_plan(status: SolveStatus, rules: RuleSet) -> None:
                       "raise solver.time_limit (or --time-limit)")
 
 
-def _solution(problem, grid, result, bound, stages, logs, clock, options, pairs, cuts) -> AlignmentSolution:
+def _solution(problem, grid, result, bound, stages, logs, clock, options, pairs, cuts, allowed) -> AlignmentSolution:
     unit, territory = np.nonzero(grid > SHARE_EPS)
     share = grid[unit, territory]
     share = share / np.bincount(unit, weights=share, minlength=problem.load.size)[unit]
@@ -119,7 +163,12 @@ def _solution(problem, grid, result, bound, stages, logs, clock, options, pairs,
     share[whole] = np.round(share[whole])
     keep = share > 0
     proven = relative_gap(result.objective, bound) <= options.target_gap + 1e-12
-    note = f"the MIP used all {pairs:,} allowed unit-territory pairs" + (f" and {cuts} contiguity cuts" if cuts else "")
+    if pairs >= allowed:
+        note = f"the MIP used all {pairs:,} allowed unit-territory pairs"
+    else:
+        note = (f"the MIP used {pairs:,} of {allowed:,} allowed unit-territory pairs; the bound adds the LP reduced "
+                "cost of every pair left out, so it holds for the model over all of them")
+    note += f" and {cuts} contiguity cuts" if cuts else ""
     return AlignmentSolution(unit_index=unit[keep], territory_index=territory[keep], share=share[keep],
                              status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
                              objective=result.objective, bound=min(bound, result.objective), lp_bound=math.nan,

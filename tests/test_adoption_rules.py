@@ -156,3 +156,16 @@ def test_current_plan_with_unknown_units_is_refused(tmp_path, grid_dataset):
     scenario = load_scenario(write_scenario(tmp_path, grid_dataset, realignment={"current_plan": str(path)}))
     with pytest.raises(InputError, match=r"9999 \(row 3\)"):
         run_scenario(scenario, tmp_path / "run")
+
+
+def test_rules_over_priced_pairs_keep_a_valid_bound(tmp_path, grid_dataset, monkeypatch):
+    import optimizer.align_rules as align_rules
+
+    sections = {"contiguity": {"required": True}, "solver": {"time_limit": 60, "target_gap": 0.0}}
+    exact = run_scenario(load_scenario(write_scenario(tmp_path, grid_dataset, **sections)), tmp_path / "all")
+    monkeypatch.setattr(align_rules, "ALL_PAIRS_LIMIT", 0)  # as on national data: only LP-cheap pairs
+    monkeypatch.setattr(align_rules, "CHEAPEST_PAIRS", 1)
+    priced = run_scenario(load_scenario(write_scenario(tmp_path, grid_dataset, **sections)), tmp_path / "priced")
+    assert "of 75 allowed unit-territory pairs" in priced.summary["bound_scope"]
+    assert priced.summary["bound"] <= exact.summary["objective"] + 1e-6 <= priced.summary["objective"] + 2e-6
+    assert "territories connected" in priced.summary["checks_passed"]
