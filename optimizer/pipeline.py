@@ -134,7 +134,16 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
     options = SolverOptions(scenario.solver.time_limit, scenario.solver.target_gap, scenario.solver.threads,
                             scenario.solver.seed, keep_log)
     progress(f"solving {len(ready.units)} units x {len(ready.bases)} territories")
-    solution = solve_plan(problem, build_rule_set(scenario, ready, problem), options)
+    rules = build_rule_set(scenario, ready, problem)
+    try:
+        solution = solve_plan(problem, rules, options)
+    except InfeasibleError as error:
+        if not rules.any:
+            raise
+        from optimizer.explain import explain_infeasible
+
+        progress("finding which limits conflict")
+        raise explain_infeasible(scenario, ready, error) from None
     timer.seconds["build"] = solution.seconds["build"]
     timer.seconds["solve"] = solution.seconds["solve"]
     assignments = assignment_table(ready.units, ready.bases, solution.unit_index, solution.territory_index,

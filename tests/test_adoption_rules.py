@@ -169,3 +169,15 @@ def test_rules_over_priced_pairs_keep_a_valid_bound(tmp_path, grid_dataset, monk
     assert "of 75 allowed unit-territory pairs" in priced.summary["bound_scope"]
     assert priced.summary["bound"] <= exact.summary["objective"] + 1e-6 <= priced.summary["objective"] + 2e-6
     assert "territories connected" in priced.summary["checks_passed"]
+
+
+def test_an_infeasible_request_names_the_limits_that_conflict(tmp_path, grid_dataset):
+    from optimizer.errors import InfeasibleError
+
+    rules = {"locks": [{"unit": f"U{i:03d}", "territory": "T01"} for i in range(14)]}  # over half the workload
+    scenario = load_scenario(write_scenario(tmp_path, grid_dataset, rules=rules, balance={"tolerance": 0.05}))
+    with pytest.raises(InfeasibleError) as err:
+        run_scenario(scenario, tmp_path / "run")
+    message = err.value.line()
+    assert "a plan exists once any one of these is loosened: rules.locks 14 locks -> none" in message
+    assert not (tmp_path / "run").exists()
