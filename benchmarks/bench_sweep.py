@@ -5,9 +5,10 @@
 1. ``scenarios/texas_sweep.yaml`` (9 scenarios) as a fresh ``territory sweep`` process on a LocalCluster of
    1 worker (solver threads pinned to cores // 1), 1 worker with 1 solver thread, and 2 workers (1 thread
    each). Wall time covers the whole command: start-up, cluster, solves, maps, sweep.csv, shutdown.
-2. Overhead per scenario: sweeps of 4 and 24 trivial scenarios (3 x 3 grid, 2 territories) on 1 worker.
-   The marginal wall time per extra scenario, minus the median time spent inside the task, is what Dask
-   and the sweep's bookkeeping add to each scenario. A round trip of 200 no-op Dask tasks is the floor.
+2. Overhead per scenario: a sweep of 24 trivial scenarios (3 x 3 grid, 2 territories) on 1 worker; the
+   time between two consecutive results minus the time spent inside the second task is what Dask and the
+   sweep's bookkeeping add to each scenario (median). A round trip of 200 no-op Dask tasks is the floor,
+   and a 2-worker LocalCluster's start and close is the fixed cost of a sweep.
 
 Prints Markdown for BENCHMARKS.md.
 """
@@ -39,9 +40,12 @@ CONFIGS = (("1 worker, 2 solver threads", ["--workers", "1"]),
 def sweep_once(sweep: Path, out: Path, flags: list[str]) -> tuple[float, pd.DataFrame]:
     """One fresh ``territory sweep`` process: (wall seconds, its sweep.csv)."""
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "optimizer.cli", "sweep", str(sweep), "--out", str(out), *flags],
-                   check=True, capture_output=True, cwd=REPO)
-    return time.perf_counter() - began, pd.read_csv(out / "sweep.csv")
+    done = subprocess.run([sys.executable, "-m", "optimizer.cli", "sweep", str(sweep), "--out", str(out), *flags],
+                          check=False, capture_output=True, text=True, cwd=REPO)
+    wall = time.perf_counter() - began
+    if done.returncode != 0:
+        sys.exit(f"territory sweep {sweep.name} {' '.join(flags)} failed:\n{done.stdout}{done.stderr}")
+    return wall, pd.read_csv(out / "sweep.csv")
 
 
 def texas(repeats: int, tmp: Path) -> list[tuple[str, list[float], pd.DataFrame]]:
@@ -74,19 +78,34 @@ def trivial_sweep(folder: Path, count: int) -> Path:
 
 
 def overhead(repeats: int, tmp: Path) -> dict[str, float]:
-    small, large = 4, 24
-    walls: dict[int, list[float]] = {small: [], large: []}
-    inside = []
-    for n in (small, large):
-        sweep = trivial_sweep(tmp, n)
-        for i in range(repeats):
-            wall, table = sweep_once(sweep, tmp / f"tiny-{n}-{i}", ["--workers", "1"])
-            walls[n].append(wall)
-            inside += table["task_seconds"].iloc[1:].tolist()  # the first task also imports pyomo & co.
-    marginal = (statistics.median(walls[large]) - statistics.median(walls[small])) / (large - small)
-    task = statistics.median(inside)
-    return {"wall_small": statistics.median(walls[small]), "wall_large": statistics.median(walls[large]),
-            "marginal": marginal, "task": task, "overhead": marginal - task, "noop": noop_round_trip()}
+    """Per scenario on 1 worker: time between two consecutive results minus the time inside the task."""
+    from optimizer.sweep import SweepOptions, run_sweep
+
+    sweep = trivial_sweep(tmp, 24)
+    gaps, inside = [], []
+    for i in range(repeats):
+        stamps: list[tuple[float, dict]] = []
+        run_sweep(sweep, tmp / f"tiny-{i}", SweepOptions(workers=1),
+                  lambda row, done, total: stamps.append((time.perf_counter(), row)))
+        for (before, _), (after, row) in zip(stamps, stamps[1:], strict=False):
+            gaps.append(after - before - row["task_seconds"])
+            inside.append(row["task_seconds"])
+    return {"task": statistics.median(inside), "overhead": statistics.median(gaps),
+            "noop": noop_round_trip(), "cluster": cluster_start_stop(repeats)}
+
+
+def cluster_start_stop(repeats: int) -> float:
+    """Median seconds to start and close a 2-worker LocalCluster with its client (fixed cost per sweep)."""
+    from distributed import Client, LocalCluster
+
+    walls = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                          silence_logs=logging.ERROR) as cluster, Client(cluster):
+            pass
+        walls.append(time.perf_counter() - began)
+    return statistics.median(walls)
 
 
 def noop_round_trip(tasks: int = 200) -> float:
@@ -122,13 +141,11 @@ def report(repeats: int, results: list, cost: dict[str, float], before: str) -> 
         print(f"| {label} | {med:.1f} | {runs} | {statuses} | {table['task_seconds'].sum():.1f} | {base / med:.2f}x |")
     print(f"\nSpeed-up 2 workers vs 1 worker with the same 1 solver thread: "
           f"{statistics.median(results[1][1]) / statistics.median(results[2][1]):.2f}x\n")
-    print("| overhead (1 worker, trivial 3 x 3 scenarios) | seconds |")
+    print("| overhead | seconds |")
     print("|---|---|")
-    print(f"| sweep of 4, wall (median) | {cost['wall_small']:.2f} |")
-    print(f"| sweep of 24, wall (median) | {cost['wall_large']:.2f} |")
-    print(f"| marginal wall per extra scenario | {cost['marginal']:.3f} |")
-    print(f"| of which inside the task (load, solve, map; median) | {cost['task']:.3f} |")
-    print(f"| scheduling + bookkeeping per scenario | {cost['overhead']:.3f} |")
+    print(f"| LocalCluster of 2 workers: start + close, once per sweep | {cost['cluster']:.2f} |")
+    print(f"| trivial scenario (3 x 3 grid): time inside the task (load, solve, map) | {cost['task']:.3f} |")
+    print(f"| per scenario on 1 worker: gap between results minus time inside the task | {cost['overhead']:.4f} |")
     print(f"| bare Dask round trip per no-op task | {cost['noop']:.4f} |")
 
 

@@ -69,6 +69,9 @@ def _options(workers: int | None, scheduler: str | None, resume: bool, solver_th
 
 def _run(sweep_file: Path, out: Path, options: Any, finished: list[dict[str, Any]]) -> Any:
     from optimizer.sweep import run_sweep
+    from optimizer.sweep_file import load_sweep
+
+    load_sweep(sweep_file)  # refuse a bad sweep file before any progress bar or cluster
 
     def record(row: dict[str, Any], done: int, total: int) -> None:
         finished.append(row)
@@ -97,7 +100,8 @@ def summary_lines(run: Any) -> list[str]:
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     resumed = sum(bool(row.get("resumed")) for row in rows)
-    ran = (f"{run.cluster.get('workers')} workers ({run.cluster.get('scheduler')})" if "workers" in run.cluster
+    workers = run.cluster.get("workers")
+    ran = (f"{workers} worker{'s' if workers != 1 else ''} ({run.cluster.get('scheduler')})" if workers is not None
            else "no cluster: every scenario was resumed")
     lines = [f"sweep {run.spec.name}: {len(rows)} scenarios: "
              + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))

@@ -88,7 +88,7 @@ def run_sweep(path: Path, out: Path, options: SweepOptions, progress: Progress =
         if todo:
             with cluster_client(options, len(todo), spec.retries) as (client, info):
                 result.cluster = info
-                _run_on(client, todo, runs, options, spec.retries, done, progress, len(scenarios))
+                _run_on(client, todo, runs, options, spec, done, progress, len(scenarios))
     except KeyboardInterrupt:
         result.interrupted = True
         if options.scheduler is None:  # our workers are gone; elsewhere a cancelled solve may still finish
@@ -116,16 +116,16 @@ def _resumed_rows(scenarios: list[SweepScenario], runs: Path) -> dict[str, dict[
     return rows
 
 
-def _run_on(client: Any, todo: list[SweepScenario], runs: Path, options: SweepOptions, retries: int,
+def _run_on(client: Any, todo: list[SweepScenario], runs: Path, options: SweepOptions, spec: SweepFile,
             done: dict[str, dict[str, Any]], progress: Progress, total: int) -> None:
     """Submit every scenario, then record each row as it finishes (in completion order)."""
     from distributed import as_completed
 
-    slots = slots_per_host(client)
+    slots, title, retries = slots_per_host(client), spec.name, spec.retries
     token = uuid.uuid4().hex[:8]
     futures = {}
     for s in todo:
-        task = SweepTask(name=s.name, scenario=str(s.scenario), overrides=s.overrides,
+        task = SweepTask(name=s.name, title=f"{title}/{s.name}", scenario=str(s.scenario), overrides=s.overrides,
                          folder=str(runs / s.name), slots_per_host=slots, threads=options.solver_threads)
         future = client.submit(run_task, task, key=f"sweep-{token}-{s.name}", pure=False, retries=retries)
         futures[future] = s

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from optimizer.errors import InputError
 from optimizer.yamlio import read_yaml_mapping
 
-MAX_NAME = 120
+MAX_NAME = 110  # a run folder's name; with the sweep's name (<= 80) it stays a valid scenario name
 _SAFE = re.compile(r"[^A-Za-z0-9.+=-]+")
 
 

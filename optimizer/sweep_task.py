@@ -35,7 +35,8 @@ FAILED = frozenset({*STATUS_OF_EXIT.values(), "no_plan", NOT_RUN})  # any other 
 class SweepTask:
     """Everything a worker needs for one scenario: plain values only, so it pickles anywhere."""
 
-    name: str
+    name: str  # the run folder's name
+    title: str  # the scenario's name in its summary and map: "<sweep name>/<name>"
     scenario: str
     overrides: dict[str, Any]
     folder: str
@@ -56,7 +57,7 @@ def run_task(task: SweepTask) -> dict[str, Any]:
     threads = task.threads or threads_for_this_worker(task.slots_per_host)
     base = {"scenario": task.name, "threads": threads, "worker": f"{socket.gethostname()}:{os.getpid()}"}
     try:
-        spec = load_scenario(task.scenario, {"name": task.name, **task.overrides})
+        spec = load_scenario(task.scenario, {"name": task.title, **task.overrides})
         spec = pin_threads(spec, threads)
         outcome = resolve(kind_of(spec).runner)(spec, Path(task.folder))
     except TerritoryError as exc:

@@ -85,6 +85,23 @@ def test_bad_sweep_files_are_refused_with_their_key(data, body, message):
         load_sweep(_sweep(data, "bad", **body))
 
 
+def test_non_dominated_within_each_case_and_page_escapes_user_text():
+    from optimizer.sweep_report import mark_non_dominated, tradeoff_html
+
+    def row(name, case, km, dev, k, status="optimal"):
+        return {"scenario": name, "case": case, "status": status, "weighted_distance_km": km,
+                "max_abs_deviation_pct": dev, "territories": k, "error": ""}
+
+    rows = [row("a", "TX", 50.0, 5.0, 20), row("b", "TX", 52.0, 5.0, 20), row("c", "TX", 48.0, 8.0, 20),
+            row("d", "CA", 90.0, 9.0, 30), row("e", "TX", 1.0, 0.0, 1, status="infeasible")]
+    rows[4]["error"] = "<script>alert(1)</script> `${x}`"
+    mark_non_dominated(rows)
+    assert [r["non_dominated"] for r in rows] == [True, False, True, True, False]
+    page = tradeoff_html(rows, "Sweep <b>${evil}</b>")
+    assert "<script>" not in page and "${" not in page and "<b>$" not in page
+    assert page.count("<svg") == 2 and "&lt;script&gt;" in page and "Sweep &lt;b&gt;" in page
+
+
 def test_cli_refuses_a_bad_sweep_file_in_one_line(data):
     done = _territory("sweep", str(_sweep(data, "bad-cli", grid={"territories.count": "3"})), "--out",
                       str(data / "never"))
