@@ -80,13 +80,13 @@ def _bases_from_current(spec: Territories, units: UnitTable, current: pd.DataFra
     loads = current.assign(w=units.frame.set_index("unit_id").loc[current["unit_id"], "workload"].to_numpy())
     by_load = loads.groupby("territory_id")["w"].sum().sort_values(ascending=False)
     kept = [tid for tid in sorted(medoids) if tid in set(by_load.index[:count])]
-    rows = [_unit_row(units, medoids[tid], tid, None) for tid in kept]
+    rows = [unit_base_row(units, medoids[tid], tid, None) for tid in kept]
     chosen = [medoids[tid] for tid in kept]
     for k in range(count - len(kept)):
         gap = np.min(np.hypot(*(units.xy[:, None, :] - units.xy[chosen][None, :, :]).transpose(2, 0, 1)), axis=1)
         pick = int(np.argmax(units.workload * gap))
         chosen.append(pick)
-        rows.append(_unit_row(units, pick, f"NEW{k + 1:02d}", None))
+        rows.append(unit_base_row(units, pick, f"NEW{k + 1:02d}", None))
     added, dropped = count - len(kept), len(medoids) - len(kept)
     method = (f"today's {len(kept)} territories kept at their medoid units" + (f", {added} added" if added else "")
               + (f", {dropped} dropped (least workload)" if dropped else ""))
@@ -104,7 +104,7 @@ def _given_bases(spec: Territories, units: UnitTable) -> BaseTable:
                 raise InputError(f"territories.bases.{k}.unit", f"'{base.unit}' is not one of the {len(units)} units",
                                  "use a unit id from the data set (after units.include/exclude) or lat/lon")
             i = index[base.unit]
-            row = _unit_row(units, i, tid, base.name)
+            row = unit_base_row(units, i, tid, base.name)
         else:
             row = _point_row(tid, base.lat, base.lon, base.name)
         rows.append(row)
@@ -115,7 +115,7 @@ def _given_bases(spec: Territories, units: UnitTable) -> BaseTable:
     return BaseTable(frame=frame, method="given in the scenario")
 
 
-def _unit_row(units: UnitTable, i: int, tid: str, name: str | None) -> dict:
+def unit_base_row(units: UnitTable, i: int, tid: str, name: str | None) -> dict:
     f = units.frame
     return {"territory_id": tid, "base_unit_id": f["unit_id"].iat[i], "base_name": name or f["name"].iat[i],
             "base_lat": f["lat"].iat[i], "base_lon": f["lon"].iat[i], "x_m": f["x_m"].iat[i], "y_m": f["y_m"].iat[i]}
@@ -130,7 +130,7 @@ def _point_row(tid: str, lat: float, lon: float, name: str | None) -> dict:
 def _rows_for_units(units: UnitTable, chosen: np.ndarray, ids: list[str]) -> pd.DataFrame:
     xy = units.xy[chosen]
     order = np.lexsort((xy[:, 0], -xy[:, 1]))  # north to south, then west to east: stable, readable ids
-    return pd.DataFrame([_unit_row(units, int(chosen[j]), ids[k], None) for k, j in enumerate(order)])
+    return pd.DataFrame([unit_base_row(units, int(chosen[j]), ids[k], None) for k, j in enumerate(order)])
 
 
 def choose_balanced_medoids(xy: np.ndarray, workload: np.ndarray, count: int, rounds: int, seed: int) -> np.ndarray:

@@ -136,7 +136,10 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
     progress(f"solving {len(ready.units)} units x {len(ready.bases)} territories")
     rules = build_rule_set(scenario, ready, problem)
     try:
-        solution = solve_plan(problem, rules, options)
+        if scenario.territories.candidates is not None:
+            ready, problem, distance, solution = _locate(scenario, ready, rules)
+        else:
+            solution = solve_plan(problem, rules, options)
     except InfeasibleError as error:
         if not rules.any:
             raise
@@ -156,6 +159,21 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
         summarize=lambda report: _summary(scenario, ready, solution, plan.territories, report.passed, timer,
                                           started, assignments) | layers.summary)
     return RunOutcome(folder=out, summary=summary)
+
+
+def _locate(scenario: Scenario, ready: Prepared, rules: RuleSet):
+    """Bases chosen among candidates with the plan (``optimizer.location``)."""
+    from dataclasses import replace
+
+    from optimizer.location import choose_bases
+
+    if rules.any:
+        raise InputError("territories.candidates", "choosing bases cannot be combined with contiguity, a "
+                         "realignment, locks, groups or further bands yet", "drop one of them")
+    located = choose_bases(scenario, ready, lambda bases: _problem(scenario, replace(ready, bases=bases))[0])
+    ready = replace(ready, bases=located.bases)
+    problem, distance = _problem(scenario, ready)
+    return ready, problem, distance, located.solution
 
 
 def solve_plan(problem: AlignmentProblem, rules: RuleSet, options: SolverOptions) -> AlignmentSolution:

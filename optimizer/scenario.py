@@ -96,12 +96,26 @@ class BaseSelection(_Section):
     seed: int = Field(0, description="Seed of the deterministic initial placement.")
 
 
+class Candidates(_Section):
+    """Units where a rep may be based: the bases are chosen among them together with the plan."""
+
+    units: list[str] | None = Field(None, description="Candidate unit ids.")
+    top: int | None = Field(None, ge=1, description="Or: the units with the most workload.")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Candidates:
+        if (self.units is None) == (self.top is None):
+            raise ValueError("give either `units` or `top`")
+        return self
+
+
 class Territories(_Section):
     """How many territories, and where their reps are based."""
 
     count: int | None = Field(None, ge=1, le=5000)
     bases: list[Base] | None = Field(None, description="Home bases; when omitted they are chosen.")
     selection: BaseSelection = Field(default_factory=BaseSelection)
+    candidates: Candidates | None = Field(None, description="Choose the bases among these units (location-allocation).")
 
     @model_validator(mode="after")
     def _count_or_bases(self) -> Territories:
@@ -109,6 +123,8 @@ class Territories(_Section):
             raise ValueError("give `count` or a list of `bases`")
         if self.count is not None and self.bases and self.count != len(self.bases):
             raise ValueError(f"`count` is {self.count} but {len(self.bases)} bases are listed; drop one of them")
+        if self.candidates is not None and (self.bases or self.count is None):
+            raise ValueError("`candidates` chooses the bases: give `count` and no `bases`")
         return self
 
     @property

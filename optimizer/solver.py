@@ -23,6 +23,7 @@ import pyomo.environ as pyo
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 _last_threads: list[int] = []
+DEADLINE_SLACK = 1.05  # interrupt a solve that runs this much past its time limit (plus a second)
 
 
 class SolveStatus(str, Enum):
@@ -123,12 +124,16 @@ def solve(compiled: CompiledModel, options: SolverOptions, *, relax: bool = Fals
     negated: the caller flips them.
     """
     highs = _new_highs(options)
-    if stop_at_objective is not None:
-        def good_enough(event) -> None:
-            if event.data_out.mip_primal_bound <= stop_at_objective:
-                event.interrupt()
+    deadline = time.perf_counter() + options.time_limit * DEADLINE_SLACK + 1.0
 
-        highs.cbMipInterrupt.subscribe(good_enough)
+    def stop(event) -> None:
+        """HiGHS overran its own time_limit 3x in root cuts; the deadline is enforced from here too."""
+        late = time.perf_counter() > deadline
+        if late or (stop_at_objective is not None and event.data_out.mip_primal_bound <= stop_at_objective):
+            event.interrupt()
+
+    highs.cbMipInterrupt.subscribe(stop)
+    highs.cbSimplexInterrupt.subscribe(lambda event: event.interrupt() if time.perf_counter() > deadline else None)
     log_path = Path(tempfile.mkstemp(suffix=".highs.log")[1]) if options.keep_log else None
     if log_path:
         highs.setOptionValue("log_file", str(log_path))

@@ -181,3 +181,27 @@ def test_an_infeasible_request_names_the_limits_that_conflict(tmp_path, grid_dat
     message = err.value.line()
     assert "a plan exists once any one of these is loosened: rules.locks 14 locks -> none" in message
     assert not (tmp_path / "run").exists()
+
+
+def test_chosen_bases_match_brute_force_over_candidates_and_plans(tmp_path, strip):
+    candidates = ["U000", "U002", "U004", "U006", "U008"]
+    scenario = load_scenario(write_scenario(
+        tmp_path, strip, territories={"count": 2, "candidates": {"units": candidates}},
+        objective={"distance": "projected"}, solver={"time_limit": 60, "target_gap": 0.0}))
+    ready = prepare(scenario, PhaseTimer(), lambda _: None)
+    xy = ready.units.xy / 1000.0
+    load = ready.units.workload / (ready.units.workload.sum() / 2)
+    index = [int(c[1:]) for c in candidates]
+    best = np.inf
+    for pair in itertools.combinations(index, 2):
+        dist = np.hypot(*(xy[:, None, :] - xy[list(pair)][None, :, :]).transpose(2, 0, 1))
+        for owners in itertools.product(range(2), repeat=9):
+            owners = np.asarray(owners)
+            loads = np.bincount(owners, weights=load, minlength=2)
+            if np.all(np.abs(loads - 1) <= 0.1 + 1e-9):
+                best = min(best, float((load * dist[np.arange(9), owners]).sum()))
+    outcome = run_scenario(scenario, tmp_path / "run")
+    assert outcome.summary["objective"] == pytest.approx(best, rel=1e-6)
+    assert "chosen from 5 candidates" in outcome.summary["bases"]
+    chosen = set(pd.read_csv(outcome.folder / "territories.csv", dtype=str)["base_unit_id"])
+    assert chosen <= set(candidates) and len(chosen) == 2
