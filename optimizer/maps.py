@@ -39,7 +39,11 @@ PALETTE: tuple[str, ...] = (
 UNIT_COLUMNS = ("unit_id", "name", "workload")
 TERRITORY_COLUMNS = ("territory_id", "base_name", "base_lat", "base_lon", "units", "workload")
 TERRITORY_COLUMNS += ("deviation_pct", "weighted_distance_km")
-UNIT_FIELDS = {"n": "Unit", "u": "Id", "t": "Territory", "w": "Workload"}
+UNIT_FIELDS = {"n": "Unit", "u": "Id", "t": "Territory", "w": "Workload", "x": "Note"}
+MARK_STYLES = {  # outlines of units with a note (see ``marks`` of write_territory_map)
+    "moved": {"fill": False, "color": "#d6007e", "weight": 3},
+    "locked": {"fill": False, "color": "#000000", "weight": 3, "dashArray": "2 5"},
+}
 BASE_FIELDS = {"t": "Territory", "b": "Base", "n": "Units", "w": "Workload", "d": "Deviation"}
 BASE_FIELDS |= {"k": "Weighted distance"}
 _EXTERNAL_ASSET = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", re.I)
@@ -148,14 +152,18 @@ def _shared_labels(assignments: pd.DataFrame) -> pd.Series:
     return "shared: " + parts.groupby(split.unit_id).agg(", ".join)
 
 
-def _unit_table(units: geopandas.GeoDataFrame, assignments: pd.DataFrame) -> geopandas.GeoDataFrame:
-    """Units in EPSG:4326 with their primary (largest share) territory and shared label."""
+def _unit_table(units: geopandas.GeoDataFrame, assignments: pd.DataFrame,
+                marks: dict[str, tuple[str, str]] | None = None) -> geopandas.GeoDataFrame:
+    """Units in EPSG:4326 with their primary (largest share) territory, shared label and mark."""
     order = assignments.sort_values(["unit_id", "share", "territory_id"], ascending=[True, False, True])
     primary = order.drop_duplicates("unit_id").set_index("unit_id")["territory_id"].astype(str)
     table = units[[*UNIT_COLUMNS, units.geometry.name]].to_crs("EPSG:4326")
     table = table.rename_geometry("geometry") if table.geometry.name != "geometry" else table
     table["territory"] = table.unit_id.map(primary)
     table["shared"] = table.unit_id.map(_shared_labels(assignments))
+    marks = marks or {}
+    table["mark"] = table.unit_id.map({u: kind for u, (kind, _) in marks.items()})
+    table["note"] = table.unit_id.map({u: note for u, (_, note) in marks.items()})
     return table.reset_index(drop=True)
 
 
@@ -203,6 +211,7 @@ def _unit_features(table: geopandas.GeoDataFrame) -> dict:
             "u": escape_text(r.unit_id),
             "t": escape_text(r.shared if isinstance(r.shared, str) else r.territory),
             "w": _number(r.workload, 1),
+            "x": escape_text(r.note if isinstance(r.note, str) else ""),
         }
         for r in table.itertuples(index=False)
     ]
@@ -310,6 +319,12 @@ def _add_layers(
         region = table.assign(region=table.territory.map(territories.set_index("territory_id").region_id))
         folium.GeoJson(_outline_features(region, "region"), name="Region borders", interactive=False,
                        style_function=lambda _: {"fill": False, "color": "#000000", "weight": 5}).add_to(m)
+    for kind, style in MARK_STYLES.items():  # moved and locked units, outlined on their own layer
+        marked = table[table["mark"] == kind]
+        if len(marked):
+            folium.GeoJson(_collection(_rounded_geojson(marked.geometry.values), [{}] * len(marked)),
+                           name=f"{kind.capitalize()} units", interactive=False,
+                           style_function=lambda _, style=style: style).add_to(m)
     bases, aliases = _base_features(territories)
     fill = {"fill": True, "fillOpacity": 1, "color": "#000000", "weight": 2}
     fills = [fill | {"fillColor": colours[t]} for t in territories.territory_id]
@@ -345,11 +360,12 @@ def _render_compact(m: folium.Map) -> str:
 
 
 def render_territory_map(
-    units: geopandas.GeoDataFrame, assignments: pd.DataFrame, territories: pd.DataFrame, title: str
+    units: geopandas.GeoDataFrame, assignments: pd.DataFrame, territories: pd.DataFrame, title: str,
+    marks: dict[str, tuple[str, str]] | None = None,
 ) -> str:
     """Build the map and return the complete HTML page (see :func:`write_territory_map`)."""
     _validate(units, assignments, territories)
-    table = _unit_table(units, assignments)
+    table = _unit_table(units, assignments, marks)
     cut = _antimeridian_cut(table.geometry.values)
     table = table.set_geometry(_shift_west(table.geometry.values, cut))
     lon = territories.base_lon.astype(float)
@@ -374,6 +390,7 @@ def write_territory_map(
     assignments: pd.DataFrame,
     territories: pd.DataFrame,
     title: str,
+    marks: dict[str, tuple[str, str]] | None = None,
 ) -> None:
     """Write a self-contained, offline HTML map of a territory plan.
 
@@ -391,13 +408,16 @@ def write_territory_map(
         the base tooltips.
     title : str
         Scenario name (untrusted; escaped).
+    marks : dict, optional
+        ``unit_id -> (kind, note)`` with kind ``moved`` or ``locked``: outlined on a layer of their own,
+        the note (e.g. ``moved from T03``) shown in the unit's tooltip (escaped).
 
     Raises
     ------
     ValueError
         If the CRS or a column is missing, or the tables' keys or shares do not match.
     """
-    page = render_territory_map(units, assignments, territories, title)
+    page = render_territory_map(units, assignments, territories, title, marks)
     path = Path(path)
     try:
         path.write_text(page, encoding="utf-8")

@@ -161,6 +161,17 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
     return RunOutcome(folder=out, summary=summary)
 
 
+def map_marks(scenario: Scenario, ready: Prepared, assignments: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Units the map outlines: moved ones (with where from) and locked ones."""
+    marks = {lock.unit: ("locked", f"locked to {lock.territory}") for lock in scenario.rules.locks}
+    if ready.current is not None:
+        moves = moves_table(assignments, ready.current, ready.units, None)
+        for row in moves.itertuples(index=False):
+            origin = row.from_territory or "no territory"
+            marks.setdefault(row.unit_id, ("moved", f"moved from {origin} to {row.to_territory}"))
+    return marks
+
+
 def _locate(scenario: Scenario, ready: Prepared, rules: RuleSet):
     """Bases chosen among candidates with the plan (``optimizer.location``)."""
     from dataclasses import replace
@@ -281,7 +292,8 @@ def write_run_folder(out: Path, scenario: Scenario, ready: Prepared, plan: PlanT
 
             shown = plan.assignments if plan.map_assignments is None else plan.map_assignments
             units = ready.units.frame[ready.units.frame["unit_id"].isin(shown["unit_id"])]
-            write_territory_map(folder / "map.html", units, shown, plan.territories, scenario.name)
+            write_territory_map(folder / "map.html", units, shown, plan.territories, scenario.name,
+                                map_marks(scenario, ready, plan.assignments))
         summary = summarize(report)
         write_json(summary, folder / "summary.json")
     return summary, report

@@ -114,6 +114,9 @@ def test_realignment_holds_its_move_budget_and_lists_every_move(tmp_path, grid_d
     assert outcome.summary["moves"]["workload_moved_share"] <= budget + 1e-6
     assert len(moves) == outcome.summary["moves"]["units_moved"]
     assert {"moves.csv is the difference of the plans", "move budget held"} <= set(outcome.summary["checks_passed"])
+    page = (outcome.folder / "map.html").read_text()
+    if len(moves):
+        assert "Moved units" in page and f"moved from {moves['from_territory'].iloc[0]}" in page
 
 
 def test_a_tighter_move_budget_never_gives_a_better_plan(tmp_path, grid_dataset):
