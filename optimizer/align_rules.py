@@ -26,6 +26,7 @@ ALL_PAIRS_LIMIT = 60_000  # above this, the MIP uses the pairs the LP prices as 
 CHEAPEST_PAIRS = 6  # pairs per unit by reduced cost in that case
 ROOT_SHARE = 0.01  # a shared base unit (or locked shared unit) keeps at least this share in its territory
 MAX_CUT_ROUNDS = 200
+ROUND_GAP = 0.05  # gap of the contiguity rounds before the plan is in one piece
 
 
 def solve_with_rules(problem: AlignmentProblem, rules: RuleSet, options: SolverOptions) -> AlignmentSolution:
@@ -35,12 +36,14 @@ def solve_with_rules(problem: AlignmentProblem, rules: RuleSet, options: SolverO
     everything = rules.allowed | problem.shared[:, None]
     cuts: list[tuple[int, int, np.ndarray]] = []  # unit, territory, border units
     grid, logs, result, bound = None, [], None, -math.inf
+    tight = rules.neighbours is None  # cut rounds aim at a looser gap until the plan is in one piece
     for round_ in range(MAX_CUT_ROUNDS):
+        gap = options.target_gap if tight else max(options.target_gap, ROUND_GAP)
         pair_id = np.full(pairs.shape, -1)
         pair_id[pairs] = np.arange(int(pairs.sum()))
         model = restrict(problem, pairs, clock, problem.penalty, _model_rules(problem, rules, pair_id, cuts))
         start = model.start(problem, grid) if grid is not None else None
-        result = solve(model.compiled, SolverOptions(max(clock.left(), 0.05), options.target_gap, options.threads,
+        result = solve(model.compiled, SolverOptions(max(clock.left(), 0.05), gap, options.threads,
                                                      options.seed, options.keep_log), start=start)
         clock.solve += result.seconds
         logs.append(result.log)
@@ -57,7 +60,10 @@ def solve_with_rules(problem: AlignmentProblem, rules: RuleSet, options: SolverO
             bound = max(bound, result.bound)
         new_cuts = _contiguity_cuts(grid, rules) if rules.neighbours is not None else []
         if not new_cuts:
-            break
+            if tight or relative_gap(result.objective, bound) <= options.target_gap or clock.left() <= 1.0:
+                break
+            tight = True  # in one piece at the looser gap: now close the gap, adding cuts as needed
+            continue
         if clock.left() <= 0.05:
             raise NoPlanError("contiguity", f"territories were still in pieces after {round_ + 1} rounds of cuts "
                               "when the time limit was reached", "raise solver.time_limit")
