@@ -4,9 +4,10 @@ The route of ``optimizer.align``, on one compiled model (``optimizer.accounts.wo
 
 1. the Lagrangian bound ``LB`` by pricing (``optimizer.accounts.pricing``); small problems, up to
    ``direct_pairs`` eligible pairs, price every pair at once;
-2. a first plan: the LP rounded and repaired greedily (``optimizer.accounts.repair``), else by a MIP
-   that frees only the accounts of the reps out of bounds and of their neighbours; if that plan is within
-   the target gap of ``LB`` it is the answer;
+2. a first plan: the LP rounded two ways, repaired greedily (``optimizer.accounts.repair``) and improved
+   by local search (``optimizer.accounts.improve``), else repaired by a MIP that frees only the accounts
+   of the reps out of bounds and of their neighbours; if it is within the target gap of ``LB`` it is the
+   answer;
 3. otherwise a MIP warm-started from it, over every eligible pair (small problems) or over the LP's
    support, the current reps, the plan and each account's cheapest pairs by reduced cost, stopped as
    soon as a plan is within the target of ``LB``; its bound is ``min(B_E, LB + min r_p over excluded p)``;
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models.accounts import objective_terms
+from optimizer.accounts.improve import improve
 from optimizer.accounts.pricing import LpBound, nearest, price_full_lp, start_pairs
 from optimizer.accounts.problem import AccountProblem
 from optimizer.accounts.repair import plan_cost, plan_violation, round_and_repair
@@ -35,6 +37,7 @@ INITIAL_NEAREST, POOL_NEAREST = 6, 12
 PLAN_CHEAPEST = (3, 6)  # pairs of least reduced cost per account in each plan attempt
 REPAIR_NEIGHBOURS = (3, 6, 12)  # reps freed around each rep out of bounds, per repair attempt
 REPAIR_TIME_SHARE = 0.2
+IMPROVE_SHARE = 0.1  # of the time left, for each local search
 ABS_GAP = 1e-6  # HiGHS's default mip_abs_gap: below it a plan counts as proven
 PLAN_GAP_SHARE = 0.25  # HiGHS's own gap target, as a share of the user's, while the LP bound certifies
 
@@ -108,38 +111,45 @@ def solve_accounts(problem: AccountProblem, options: SolverOptions, direct_pairs
 
 
 def _first_plan(run: _Run) -> np.ndarray | None:
-    """The LP rounded and repaired, greedily or (when that gets stuck) by a MIP around the trouble."""
+    """The best of the LP's roundings (largest share; split families fitted) after greedy repair and local
+    search; when both repairs get stuck, a MIP that frees only the accounts around the trouble."""
     problem, began = run.space.problem, time.perf_counter()
-    plan = round_and_repair(problem, run.lp.share, run.lp.uncovered)
-    run.stages.append({"stage": "round and repair", "seconds": round(time.perf_counter() - began, 3),
-                       "found": plan is not None, "objective": plan_cost(problem, plan) if plan is not None else None})
-    if plan is not None:
-        return plan
+    best = None
+    for fit in (False, True):  # the second rounding only when the first is not good enough
+        plan = round_and_repair(problem, run.lp.share, run.lp.uncovered, fit=fit,
+                                seconds=REPAIR_TIME_SHARE * run.space.clock.left())
+        if plan is not None:
+            plan = improve(problem, plan, IMPROVE_SHARE * run.space.clock.left())
+            best = plan if best is None or plan_cost(problem, plan) < plan_cost(problem, best) else best
+        if best is not None and run.good_enough is not None and plan_cost(problem, best) <= run.good_enough:
+            break
+    run.stages.append({"stage": "round, repair and improve", "seconds": round(time.perf_counter() - began, 3),
+                       "found": best is not None, "objective": plan_cost(problem, best) if best is not None else None})
+    if best is not None:
+        return best
     rounded = round_and_repair(problem, run.lp.share, run.lp.uncovered, repair=False)
+    candidates = run.lp.support | nearest(run.lp.reduced, PLAN_CHEAPEST[0]) | current_pairs(problem)
     for neighbours in REPAIR_NEIGHBOURS:
-        free = _repair_region(problem, rounded, run.lp.support, neighbours)
-        mask = free | _plan_pairs(problem, rounded)
-        result = _solve_mip(run, mask, None, f"repair ({neighbours} neighbours)",
+        free = _repair_region(problem, rounded, candidates, neighbours)
+        result = _solve_mip(run, free | _plan_pairs(problem, rounded), None, f"repair ({neighbours} neighbours)",
                             limit=REPAIR_TIME_SHARE * run.space.clock.left(), free=free)
         if result is not None and result.status.has_plan:
-            return run.space.rep_of(result.values)
+            return improve(problem, run.space.rep_of(result.values), IMPROVE_SHARE * run.space.clock.left())
     return None
 
 
-def _repair_region(problem: AccountProblem, plan: np.ndarray, support: np.ndarray, neighbours: int) -> np.ndarray:
-    """Pairs among the reps out of bounds and the reps most able to take their accounts, for the
-    accounts of all those reps."""
+def _repair_region(problem: AccountProblem, plan: np.ndarray, candidates: np.ndarray, neighbours: int) -> np.ndarray:
+    """Candidate pairs among the reps out of bounds and the reps sharing most candidate accounts with
+    them, for the accounts of all those reps."""
     bad = np.flatnonzero(plan_violation(problem, plan) > 1e-9)
-    region = set(bad.tolist())
-    for rep in bad:
-        mine = plan == rep
-        takers = np.bincount(np.nonzero((support | problem.eligible) & mine[:, None])[1], minlength=problem.capacity.size)
-        takers[rep] = -1
-        region.update(np.argsort(-takers, kind="stable")[:neighbours].tolist())
+    shared = candidates.astype(float).T @ candidates.astype(float)
+    np.fill_diagonal(shared, -1.0)
     reps = np.zeros(problem.capacity.size, bool)
-    reps[list(region)] = True
+    reps[bad] = True
+    for rep in bad:
+        reps[np.argsort(-shared[rep], kind="stable")[:neighbours]] = True
     accounts = np.isin(plan, np.flatnonzero(reps)) | (plan < 0)
-    return family_closed(problem, accounts[:, None] & reps[None, :] & problem.eligible)
+    return family_closed(problem, accounts[:, None] & reps[None, :] & candidates)
 
 
 def _solve_mip(run: _Run, chosen: np.ndarray, plan: np.ndarray | None, name: str, *, stop: bool = False,
