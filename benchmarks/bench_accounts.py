@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-PHASES = ("load", "travel", "build", "solve", "check", "write", "total")
+PHASES = ("load", "travel", "build", "solve", "search", "check", "write", "total")
 
 
 def generate(folder: Path, accounts: int, reps: int, seed: int | None = None) -> float:

@@ -64,7 +64,7 @@ def test_summary_reports_the_certified_gap_and_the_run(texas):
     assert 0 <= summary["gap"] <= summary["target_gap"] == 0.01
     assert sum(summary["objective_terms"].values()) == pytest.approx(summary["objective"], rel=1e-9)
     assert summary["net_value"] == pytest.approx(summary["total_value"] - summary["objective"])
-    assert set(summary["seconds"]) >= {"load", "travel", "build", "solve", "check", "write", "total"}
+    assert set(summary["seconds"]) >= {"load", "travel", "build", "solve", "search", "check", "write", "total"}
     assert summary["solver"]["threads"] == 1 and summary["solver"]["seed"] == 0
     assert {"pyomo", "highspy", "HiGHS", "python"} <= set(summary["versions"])
     assert len(summary["checks_passed"]) >= 10

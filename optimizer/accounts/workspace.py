@@ -119,12 +119,16 @@ class Workspace:
         """The model restricted to the pairs in ``mask``; ``elastic=False`` is the scenario's own problem."""
         upper = self.compiled.col_upper.copy()
         upper[: self.n_pairs][~mask[self.pairs]] = 0.0
-        if not elastic:
-            if self.problem.uncovered_cost is None:
-                upper[self.kind == "Uncovered"] = 0.0
-            if self.problem.band_penalty is None:
-                upper[(self.kind == "Under") | (self.kind == "Over")] = 0.0
-        return replace(self.compiled, col_upper=upper)
+        if elastic:
+            return replace(self.compiled, col_upper=upper)
+        off = np.zeros(upper.size, bool)
+        if self.problem.uncovered_cost is None:
+            off |= self.kind == "Uncovered"
+        if self.problem.band_penalty is None:
+            off |= (self.kind == "Under") | (self.kind == "Over")
+        upper[off] = 0.0
+        cost = np.where(off, 0.0, self.compiled.cost)  # no prohibitive prices left to upset HiGHS's scaling
+        return replace(self.compiled, col_upper=upper, cost=cost)
 
     def values_of(self, name: str, values: np.ndarray) -> np.ndarray:
         """Values of the columns of variable ``name``, by its index (accounts or reps)."""
