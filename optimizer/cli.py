@@ -6,6 +6,7 @@ Heavy imports (pyomo, geopandas, folium) happen inside the commands so that ``--
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import typer
 
 from optimizer.errors import ExitCode, TerritoryError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Design sales territories from a scenario YAML file, solved with HiGHS to a reported gap.")
 
 SCENARIO = typer.Argument(..., help="Scenario YAML file.", show_default=False)
@@ -129,6 +130,12 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted: no output was written", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug, not bad input: one line, the traceback only on request
+        if os.environ.get("TERRITORY_DEBUG"):
+            raise
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (a bug: please report it with the scenario; "
+                   "TERRITORY_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(int(ExitCode.UNEXPECTED))
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ class CompiledModel:
     col_lower: np.ndarray
     col_upper: np.ndarray
     integer: np.ndarray  # bool per column
+    model: object = None  # the Pyomo model: kept alive, since rows and columns refer back to it weakly
 
 
 @dataclass
@@ -111,7 +112,7 @@ def compile_model(model: pyo.ConcreteModel) -> CompiledModel:
     return CompiledModel(columns=cols, rows=[con for con, _ in info.rows], cost=cost,
                          offset=float(info.c_offset[0]) if len(info.c_offset) else 0.0,
                          matrix=info.A.tocsc(), row_lower=row_lower, row_upper=row_upper,
-                         col_lower=col_lower, col_upper=col_upper, integer=integer)
+                         col_lower=col_lower, col_upper=col_upper, integer=integer, model=model)
 
 
 def solve(compiled: CompiledModel, options: SolverOptions, *, relax: bool = False,
