@@ -233,3 +233,18 @@ def test_unknown_scenario_key_names_the_nearest(case):
     case.sections["continuity"] = {"lock_topp": 3}
     with pytest.raises(InputError, match=r"unknown key `continuity.lock_topp` \(did you mean `lock_top`\?\)"):
         case.prepared()
+
+
+def test_small_case_runs_and_its_map_escapes_every_name(case, tmp_path):
+    from optimizer.accounts.pipeline import run_scenario
+
+    evil = "<script>alert(1)</script> `${x}`"
+    case.accounts.loc[0, "name"] = evil
+    case.reps.loc[0, "base_city"] = evil
+    case.sections["name"] = "small <b>plan</b>"
+    case.sections["coverage"] = {"allow_uncovered": True}  # the Dallas reps cannot carry all their accounts
+    outcome = run_scenario(load_scenario(case.write()), tmp_path / "run")
+    page = (outcome.folder / "map.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in page and "<b>plan</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;plan&lt;/b&gt;" in page
+    assert outcome.summary["status"] == "optimal" and outcome.summary["checks_passed"]
