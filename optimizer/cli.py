@@ -53,9 +53,10 @@ def run(
         outcome = _run_with_progress(spec, folder, log)
     except TerritoryError as exc:
         _fail(exc)
+    from optimizer.kinds import kind_of, resolve
     from optimizer.report import print_summary
 
-    print_summary(outcome.summary, outcome.folder, rich=_on_terminal())
+    print_summary(outcome.summary, outcome.folder, rich=_on_terminal(), lines_for=resolve(kind_of(spec).lines))
     if outcome.summary["status"] == "no_plan":
         raise typer.Exit(int(ExitCode.NO_PLAN_IN_TIME))
 

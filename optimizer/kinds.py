@@ -6,7 +6,8 @@ that nothing heavy is imported until it is used.
 
 A runner is called as ``run(scenario, out, keep_log=..., progress=...)`` and returns an object with
 ``folder`` and ``summary`` (see :class:`optimizer.pipeline.RunOutcome`); it writes its run folder
-atomically. A validator is called as ``validate(scenario)`` and returns lines to print.
+atomically. A validator is called as ``validate(scenario)`` and returns lines to print; ``lines(summary, folder)`` gives
+the lines ``territory run`` prints for a finished run.
 """
 
 from __future__ import annotations
@@ -23,17 +24,18 @@ class Kind:
     schema: str
     runner: str
     validator: str
+    lines: str = "optimizer.report:summary_lines"  # what `territory run` prints: lines(summary, folder)
 
 
 KINDS: dict[str, Kind] = {
     "alignment": Kind("optimizer.scenario:Scenario", "optimizer.pipeline:run_scenario",
                       "optimizer.pipeline:validate_lines"),
     "accounts": Kind("optimizer.accounts.schema:AccountsScenario", "optimizer.accounts.pipeline:run_scenario",
-                     "optimizer.accounts.pipeline:validate_lines"),
+                     "optimizer.accounts.pipeline:validate_lines", "optimizer.report:generic_lines"),
     "sizing": Kind("optimizer.sizing.schema:SizingScenario", "optimizer.sizing.pipeline:run_sizing",
-                   "optimizer.sizing.pipeline:validate_lines"),
+                   "optimizer.sizing.pipeline:validate_lines", "optimizer.sizing.report:summary_lines"),
     "sizing_joint": Kind("optimizer.sizing.joint_schema:JointScenario", "optimizer.sizing.joint_pipeline:run_joint",
-                         "optimizer.sizing.joint_pipeline:validate_lines"),
+                         "optimizer.sizing.joint_pipeline:validate_lines", "optimizer.sizing.report:summary_lines"),
 }
 
 
