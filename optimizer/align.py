@@ -264,14 +264,21 @@ def _raise_no_plan(search: _Search, problem: AlignmentProblem) -> None:
                       "raise solver.time_limit (or --time-limit)")
 
 
-def _solution(search: _Search) -> AlignmentSolution:
-    problem, grid = search.problem, search.grid
+def plan_rows(grid: np.ndarray, shared: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(unit, territory, share)`` of a share grid: tiny shares dropped, shares renormalised to add up to
+    one, whole units rounded to 0 or 1."""
     unit, territory = np.nonzero(grid > SHARE_EPS)
     share = grid[unit, territory]
-    share = share / np.bincount(unit, weights=share, minlength=problem.load.size)[unit]
-    whole = ~problem.shared[unit]
+    share = share / np.bincount(unit, weights=share, minlength=len(shared))[unit]
+    whole = ~shared[unit]
     share[whole] = np.round(share[whole])
     keep = share > 0
+    return unit[keep], territory[keep], share[keep]
+
+
+def _solution(search: _Search) -> AlignmentSolution:
+    problem, grid = search.problem, search.grid
+    unit, territory, share = plan_rows(grid, problem.shared)
     bound = min(search.bound, search.objective)
     if search.pairs_used:
         restriction = (f"the bound comes from a MIP over {search.pairs_used:,} of {grid.size:,} unit-territory "
@@ -279,7 +286,7 @@ def _solution(search: _Search) -> AlignmentSolution:
     else:
         restriction = f"the bound is the LP relaxation over all {grid.size:,} unit-territory pairs (by pricing)"
     proven = relative_gap(search.objective, bound) <= search.options.target_gap + 1e-12
-    return AlignmentSolution(unit_index=unit[keep], territory_index=territory[keep], share=share[keep],
+    return AlignmentSolution(unit_index=unit, territory_index=territory, share=share,
                              status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
                              objective=search.objective, bound=bound, lp_bound=search.lp.value,
                              seconds={"build": search.clock.build, "solve": search.clock.solve},

@@ -15,7 +15,7 @@ import numpy as np
 
 from models.alignment_rules import AlignmentRules
 from optimizer.adjacency import components
-from optimizer.align import SHARE_EPS, AlignmentSolution, price_full_lp
+from optimizer.align import SHARE_EPS, AlignmentSolution, plan_rows, price_full_lp
 from optimizer.repair import nearest
 from optimizer.errors import InfeasibleError, NoPlanError
 from optimizer.restricted import AlignmentProblem, Clock, restrict
@@ -162,12 +162,7 @@ def _raise_no_plan(status: SolveStatus, rules: RuleSet) -> None:
 
 
 def _solution(problem, grid, result, bound, stages, logs, clock, options, pairs, cuts, allowed) -> AlignmentSolution:
-    unit, territory = np.nonzero(grid > SHARE_EPS)
-    share = grid[unit, territory]
-    share = share / np.bincount(unit, weights=share, minlength=problem.load.size)[unit]
-    whole = ~problem.shared[unit]
-    share[whole] = np.round(share[whole])
-    keep = share > 0
+    unit, territory, share = plan_rows(grid, problem.shared)
     proven = relative_gap(result.objective, bound) <= options.target_gap + 1e-12
     if pairs >= allowed:
         note = f"the MIP used all {pairs:,} allowed unit-territory pairs"
@@ -175,7 +170,7 @@ def _solution(problem, grid, result, bound, stages, logs, clock, options, pairs,
         note = (f"the MIP used {pairs:,} of {allowed:,} allowed unit-territory pairs; the bound adds the LP reduced "
                 "cost of every pair left out, so it holds for the model over all of them")
     note += f" and {cuts} contiguity cuts" if cuts else ""
-    return AlignmentSolution(unit_index=unit[keep], territory_index=territory[keep], share=share[keep],
+    return AlignmentSolution(unit_index=unit, territory_index=territory, share=share,
                              status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
                              objective=result.objective, bound=min(bound, result.objective), lp_bound=math.nan,
                              seconds={"build": clock.build, "solve": clock.solve}, stages=stages,

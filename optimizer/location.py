@@ -25,7 +25,6 @@ from optimizer.align import AlignmentSolution, solve_alignment
 from optimizer.bases import BaseTable, territory_ids, unit_base_row
 from optimizer.distance import distance_matrix_km
 from optimizer.errors import InputError, NoPlanError
-from optimizer.restricted import AlignmentProblem
 from optimizer.solver import SolverOptions, SolveStatus, compile_model, relative_gap, solve
 
 RELOCATE_ROUNDS = 6

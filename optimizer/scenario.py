@@ -8,9 +8,6 @@ what-if is a few lines. Unknown keys are refused with their key path and the nea
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from optimizer.errors import InputError
 from optimizer.scenario_rules import Contiguity, Realignment, Regions, Report, Rules
+from optimizer.schema_base import ScenarioIdentity
 from optimizer.schema_base import Section as _Section
 from optimizer.yamlio import read_yaml_mapping
 
@@ -166,7 +164,7 @@ class Solver(_Section):
     seed: int = Field(0, ge=0, description="HiGHS random_seed; recorded with the run.")
 
 
-class Scenario(_Section):
+class Scenario(ScenarioIdentity):
     """A territory alignment request."""
 
     kind: Literal["alignment"] = Field("alignment", description="Which formulation; see optimizer/kinds.py.")
@@ -184,15 +182,6 @@ class Scenario(_Section):
     regions: Regions | None = None
     report: Report | None = None
 
-    @property
-    def slug(self) -> str:
-        """A folder-safe version of the name."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-.") or "scenario"
-
-    def digest(self) -> str:
-        """A short hash of the resolved scenario, recorded with every run."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> Any:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -9,3 +13,17 @@ class Section(BaseModel):
     """A scenario section: ``extra="forbid"`` so a misspelt key is an error, ``frozen`` so nothing drifts."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScenarioIdentity(Section):
+    """What every scenario kind has besides its own ``name`` field: a folder name and a hash."""
+
+    @property
+    def slug(self) -> str:
+        """A folder-safe version of the name."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-.") or "scenario"
+
+    def digest(self) -> str:
+        """A short hash of the resolved scenario, recorded with every run."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -8,14 +8,12 @@ and the travel table are resolved against the accounts file's folder unless they
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
+from optimizer.schema_base import ScenarioIdentity
 from optimizer.scenario import Solver, _Section
 
 
@@ -87,7 +85,7 @@ class Weights(_Section):
     travel_cost_per_hour: float = Field(60.0, ge=0, description="Cost of one hour of travel.")
 
 
-class AccountsScenario(_Section):
+class AccountsScenario(ScenarioIdentity):
     """An account-to-rep assignment request."""
 
     kind: Literal["accounts"] = Field(description="Which formulation; see optimizer/kinds.py.")
@@ -113,12 +111,3 @@ class AccountsScenario(_Section):
         """``path`` resolved against the accounts file's folder (absolute paths are kept)."""
         return path if path.is_absolute() else (self.units.dataset.parent / path).resolve()
 
-    @property
-    def slug(self) -> str:
-        """A folder-safe version of the name."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-.") or "scenario"
-
-    def digest(self) -> str:
-        """A short hash of the resolved scenario, recorded with every run."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -8,14 +8,12 @@ its number of accounts (``models.response`` ``scaled``).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from models.response import Adbudg, CurveError, Piecewise, PowerLaw
+from optimizer.schema_base import ScenarioIdentity
 from optimizer.scenario import Solver, Units, _Section
 
 Point = tuple[float, float]
@@ -155,19 +153,10 @@ class Recommend(_Section):
     near_best: float = Field(0.01, ge=0, lt=1, description="Share of the best profit a headcount may fall short by.")
 
 
-class _Named(_Section):
+class _Named(ScenarioIdentity):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
 
-    @property
-    def slug(self) -> str:
-        """A folder-safe version of the name."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-.") or "scenario"
-
-    def digest(self) -> str:
-        """A short hash of the resolved scenario, recorded with every run."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class SizingScenario(_Named):
