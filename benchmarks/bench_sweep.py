@@ -1,10 +1,12 @@
 """Benchmark ``territory sweep``: the Texas sweep on 1 vs 2 workers, and Dask's overhead per scenario.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--repeats 5]
+    .venv/bin/python benchmarks/bench_sweep.py [--repeats 5] [--texas-only]
 
 1. ``scenarios/texas_sweep.yaml`` (9 scenarios) as a fresh ``territory sweep`` process on a LocalCluster of
    1 worker (solver threads pinned to cores // 1), 1 worker with 1 solver thread, and 2 workers (1 thread
    each). Wall time covers the whole command: start-up, cluster, solves, maps, sweep.csv, shutdown.
+   The machine is shared, so each round also runs a control (8 tasks of 1 CPU-second on 1 and on 2
+   workers) and the cores other jobs used during the runs are measured from /proc/stat.
 2. Overhead per scenario: a sweep of 24 trivial scenarios (3 x 3 grid, 2 territories) on 1 worker; the
    time between two consecutive results minus the time spent inside the second task is what Dask and the
    sweep's bookkeeping add to each scenario (median). A round trip of 200 no-op Dask tasks is the floor,
@@ -16,9 +18,11 @@ Prints Markdown for BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,26 +41,70 @@ CONFIGS = (("1 worker, 2 solver threads", ["--workers", "1"]),
            ("2 workers, 1 solver thread each", ["--workers", "2"]))
 
 
+def busy_seconds() -> float:
+    """Core-seconds the whole machine has spent busy (not idle or waiting for I/O), from /proc/stat."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_seconds() -> float:
+    """CPU seconds of this process and its finished children (the sweep and its workers)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+OTHERS: list[float] = []  # cores used by other jobs during each Texas run
+
+
 def sweep_once(sweep: Path, out: Path, flags: list[str]) -> tuple[float, pd.DataFrame]:
     """One fresh ``territory sweep`` process: (wall seconds, its sweep.csv)."""
+    machine_before, own_before = busy_seconds(), own_seconds()
     began = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "optimizer.cli", "sweep", str(sweep), "--out", str(out), *flags],
                           check=False, capture_output=True, text=True, cwd=REPO)
     wall = time.perf_counter() - began
+    OTHERS.append(((busy_seconds() - machine_before) - (own_seconds() - own_before)) / wall)
     if done.returncode != 0:
         sys.exit(f"territory sweep {sweep.name} {' '.join(flags)} failed:\n{done.stdout}{done.stderr}")
     return wall, pd.read_csv(out / "sweep.csv")
 
 
 def texas(repeats: int, tmp: Path) -> list[tuple[str, list[float], pd.DataFrame]]:
-    """Each configuration ``repeats`` times, interleaved so that load from other jobs hits them alike."""
+    """Each configuration ``repeats`` times, interleaved so that load from other jobs hits them alike;
+    each round also runs the CPU-bound control (:func:`control_speedup`)."""
     walls: dict[str, list[float]] = {label: [] for label, _ in CONFIGS}
     tables: dict[str, pd.DataFrame] = {}
     for i in range(repeats):
+        CONTROL.append(control_speedup())
         for k, (label, flags) in enumerate(CONFIGS):
             wall, tables[label] = sweep_once(TEXAS, tmp / f"texas-{k}-{i}", flags)
             walls[label].append(wall)
     return [(label, walls[label], tables[label]) for label, _ in CONFIGS]
+
+
+CONTROL: list[float] = []  # speed-up of pure CPU work on 2 vs 1 workers, once per round
+
+
+def burn(seconds: float) -> int:
+    """Spend ``seconds`` of CPU time in Python (the control task)."""
+    began = time.process_time()
+    while time.process_time() - began < seconds:
+        sum(range(1000))
+    return os.getpid()
+
+
+def control_speedup(tasks: int = 8) -> float:
+    """What the machine gives right now: ``tasks`` x 1 CPU-second on 1 worker, then on 2, as a ratio."""
+    from distributed import Client, LocalCluster
+
+    walls = []
+    for workers in (1, 2):
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+            began = time.perf_counter()
+            client.gather([client.submit(burn, 1.0, pure=False) for _ in range(tasks)])
+            walls.append(time.perf_counter() - began)
+    return walls[0] / walls[1]
 
 
 def trivial_sweep(folder: Path, count: int) -> Path:
@@ -85,9 +133,12 @@ def overhead(repeats: int, tmp: Path) -> dict[str, float]:
     gaps, inside = [], []
     for i in range(repeats):
         stamps: list[tuple[float, dict]] = []
-        run_sweep(sweep, tmp / f"tiny-{i}", SweepOptions(workers=1),
-                  lambda row, done, total: stamps.append((time.perf_counter(), row)))
-        for (before, _), (after, row) in zip(stamps, stamps[1:], strict=False):
+
+        def stamp(row: dict, done: int, total: int, stamps: list = stamps) -> None:
+            stamps.append((time.perf_counter(), row))
+
+        run_sweep(sweep, tmp / f"tiny-{i}", SweepOptions(workers=1), stamp)
+        for (before, _), (after, row) in itertools.pairwise(stamps):
             gaps.append(after - before - row["task_seconds"])
             inside.append(row["task_seconds"])
     return {"task": statistics.median(inside), "overhead": statistics.median(gaps),
@@ -139,8 +190,14 @@ def report(repeats: int, results: list, cost: dict[str, float], before: str) -> 
         statuses = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
         runs = " ".join(f"{w:.1f}" for w in walls)
         print(f"| {label} | {med:.1f} | {runs} | {statuses} | {table['task_seconds'].sum():.1f} | {base / med:.2f}x |")
+    print(f"\nOther jobs on the machine used {statistics.median(OTHERS):.2f} cores (median over these runs; "
+          f"{min(OTHERS):.2f} to {max(OTHERS):.2f}) of the {os.cpu_count()}.")
+    print(f"Control, 8 tasks of 1 CPU-second each, 2 vs 1 workers: {statistics.median(CONTROL):.2f}x (median; "
+          + ", ".join(f"{c:.2f}" for c in CONTROL) + ").")
     print(f"\nSpeed-up 2 workers vs 1 worker with the same 1 solver thread: "
           f"{statistics.median(results[1][1]) / statistics.median(results[2][1]):.2f}x\n")
+    if not cost:
+        return
     print("| overhead | seconds |")
     print("|---|---|")
     print(f"| LocalCluster of 2 workers: start + close, once per sweep | {cost['cluster']:.2f} |")
@@ -152,11 +209,12 @@ def report(repeats: int, results: list, cost: dict[str, float], before: str) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--texas-only", action="store_true", help="Skip the overhead measurements.")
     args = parser.parse_args()
     before = "load average " + " / ".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:
         results = texas(args.repeats, Path(tmp))
-        cost = overhead(args.repeats, Path(tmp))
+        cost = overhead(args.repeats, Path(tmp)) if not args.texas_only else {}
     report(args.repeats, results, cost, before)
 
 
