@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from optimizer.sweep import SweepRun
 
 METRICS = ("status", "objective", "bound", "gap", "weighted_distance_km", "max_abs_deviation_pct",
-           "territories_outside_band", "shared_units", "units", "territories", "seconds", "task_seconds",
+           "territories_outside_band", "shared_units", "units", "territories", "units_moved", "workload_moved_pct",
+           "seconds", "task_seconds",
            "threads", "worker", "resumed", "non_dominated", "folder", "overrides", "error")
 
 

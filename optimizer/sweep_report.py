@@ -1,7 +1,8 @@
 """The sweep's trade-off page: scatter plots as inline SVG (no script, no CDN) and the table of scenarios.
 
 A scenario is *non-dominated* when no other scenario of the same case is at least as good on every
-criterion of :data:`CRITERIA` and better on one. Scenarios of different cases (say two states) cover
+criterion of :data:`CRITERIA` (and on :data:`MOVES` when every scenario of the case is a realignment) and
+better on one. Scenarios of different cases (say two states) cover
 different ground, so they are never compared. Every user-given string goes through
 :func:`optimizer.maps.escape_text`.
 """
@@ -21,30 +22,36 @@ CRITERIA = (
     ("max_abs_deviation_pct", "balance: largest territory deviation, %"),
     ("territories", "headcount: territories"),
 )
+# A realignment also minimises what it moves; compared only among scenarios that all report it.
+MOVES = ("workload_moved_pct", "disruption: workload moved from today's plan, %")
 PLOTS = (("max_abs_deviation_pct", "weighted_distance_km"), ("territories", "weighted_distance_km"))
+MOVES_PLOT = ("workload_moved_pct", "weighted_distance_km")
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 WIDTH, HEIGHT, MARGIN = 640, 400, 60
 TABLE = ("number", "scenario", "status", "gap", "weighted_distance_km", "max_abs_deviation_pct", "territories",
-         "shared_units", "seconds", "error")
+         "workload_moved_pct", "shared_units", "seconds", "error")
 HEADERS = {"number": "#", "weighted_distance_km": "travel km", "max_abs_deviation_pct": "max deviation %",
-           "shared_units": "shared units"}
+           "workload_moved_pct": "moved %", "shared_units": "shared units"}
 
 
 def mark_non_dominated(rows: list[dict[str, Any]]) -> None:
     """Set ``row['non_dominated']`` on every row (False for rows without a plan or a criterion value)."""
-    scored = [r for r in rows if _criteria(r) is not None]
     for row in rows:
         row["non_dominated"] = False
-    for row in scored:
-        mine = _criteria(row)
-        rivals = [_criteria(r) for r in scored if r is not row and r.get("case") == row.get("case")]
-        row["non_dominated"] = not any(_dominates(other, mine) for other in rivals)
+    for case in {r.get("case") for r in rows}:
+        scored = [r for r in rows if r.get("case") == case and _criteria(r, CRITERIA) is not None]
+        moves = bool(scored) and all(_number(r.get(MOVES[0])) is not None for r in scored)
+        criteria = (*CRITERIA, MOVES) if moves else CRITERIA
+        for row in scored:
+            mine = _criteria(row, criteria)
+            rivals = [_criteria(r, criteria) for r in scored if r is not row]
+            row["non_dominated"] = not any(_dominates(other, mine) for other in rivals)
 
 
-def _criteria(row: dict[str, Any]) -> tuple[float, ...] | None:
+def _criteria(row: dict[str, Any], criteria: Sequence[tuple[str, str]]) -> tuple[float, ...] | None:
     if row.get("status") not in ("optimal", "feasible"):
         return None
-    values = tuple(_number(row.get(column)) for column, _ in CRITERIA)
+    values = tuple(_number(row.get(column)) for column, _ in criteria)
     return None if any(v is None for v in values) else values  # type: ignore[return-value]
 
 
@@ -65,8 +72,9 @@ def tradeoff_html(rows: list[dict[str, Any]], title: str, note: str = "") -> str
     rows = [{**row, "number": i} for i, row in enumerate(rows, start=1)]
     cases = sorted({str(r.get("case") or "") for r in rows})
     colours = {case: PALETTE[i % len(PALETTE)] for i, case in enumerate(cases)}
-    labels = dict(CRITERIA)
-    plots = "\n".join(scatter_svg(rows, x, y, labels[x], labels[y], colours) for x, y in PLOTS)
+    labels = dict((*CRITERIA, MOVES))
+    pairs = [*PLOTS, MOVES_PLOT] if any(_number(r.get(MOVES[0])) is not None for r in rows) else list(PLOTS)
+    plots = "\n".join(scatter_svg(rows, x, y, labels[x], labels[y], colours) for x, y in pairs)
     legend = "".join(f'<span style="color:{colours[c]}">&#9679; {escape_text(c)}</span> ' for c in cases if c)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape_text(title)}</title>
@@ -75,7 +83,8 @@ td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}} td:first-child,t
 tr.nd{{background:#eef6ee}} svg{{margin:8px 16px 8px 0;border:1px solid #ddd}}</style></head><body>
 <h1>{escape_text(title)}</h1>
 <p>Filled, numbered points are <b>non-dominated</b>: no other scenario of the same case is at least as good on
-travel, balance and headcount and better on one. Hollow points are dominated. {escape_text(note)}</p>
+travel, balance and headcount (and workload moved, when every scenario of the case is a realignment) and better
+on one. Hollow points are dominated. {escape_text(note)}</p>
 <p>{legend}</p>
 <div>{plots}</div>
 {_table(rows)}

@@ -113,8 +113,19 @@ def row_from_folder(folder: Path, summary: dict[str, Any] | None = None) -> dict
         "weighted_distance_km": weighted_distance_km(folder),
         "shared_units": _count(summary.get("shared_units")),
         "threads": (summary.get("solver") or {}).get("threads"),
+        **moved(summary.get("moves")),
         "error": "",
     }
+
+
+def moved(moves: dict[str, Any] | None) -> dict[str, Any]:
+    """A realignment's moves: units that changed territory, and the moved share (in %) of what "moved"
+    measures (the workload index unless ``realignment.measure`` names a column)."""
+    if not moves:
+        return {"units_moved": None, "workload_moved_pct": None}
+    share = next((value for key, value in moves.items()  # workload_moved_share, or <realignment.measure>_moved_share
+                  if key.endswith("_moved_share") and isinstance(value, (int, float))), None)
+    return {"units_moved": moves.get("units_moved"), "workload_moved_pct": None if share is None else 100 * share}
 
 
 def weighted_distance_km(folder: Path) -> float | None:
