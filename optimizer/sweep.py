@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,10 @@ class SweepRun:
 def run_sweep(path: Path, out: Path, options: SweepOptions, progress: Progress = lambda *_: None) -> SweepRun:
     """Run every scenario of the sweep file ``path`` into ``out`` and write sweep.csv, .html and .json.
 
+    The cluster starts in the background as soon as the sweep file says how many scenarios are to run
+    (its workers import the engine meanwhile), while this process reads the resumed rows and imports what
+    writing the outputs needs; at the end the cluster closes while the outputs are written.
+
     Raises
     ------
     InputError
@@ -80,23 +84,42 @@ def run_sweep(path: Path, out: Path, options: SweepOptions, progress: Progress =
     runs = out / RUNS
     runs.mkdir(parents=True, exist_ok=True)
     remove_staging(runs, scenarios)
-    done = _resumed_rows(scenarios, runs) if options.resume else {}
-    todo = [s for s in scenarios if s.name not in done]
+    complete = {s.name for s in scenarios if options.resume and is_complete(runs / s.name)}
+    todo = [s for s in scenarios if s.name not in complete]
     result = SweepRun(spec=spec, scenarios=scenarios, rows=[], out=out, started=time.time())
     began = time.perf_counter()
+    cluster = BackgroundCluster(options, len(todo), spec.retries) if todo else None
+    done: dict[str, dict[str, Any]] = {}
     try:
-        if todo:
-            with cluster_client(options, len(todo), spec.retries) as (client, info):
-                result.cluster = info
-                _run_on(client, todo, runs, options, spec, done, progress, len(scenarios))
-    except KeyboardInterrupt:
+        done.update(_resumed_rows([s for s in scenarios if s.name in complete], runs))
+        _import_output_modules()
+        if cluster is not None:
+            client, result.cluster = cluster.client()
+            _run_on(client, todo, runs, options, spec, done, progress, len(scenarios))
+    except BaseException as exc:
+        if cluster is not None:
+            cluster.close()  # before the staging folders go: no worker of ours can write one after that
+        if not isinstance(exc, KeyboardInterrupt):
+            raise
         result.interrupted = True
         if options.scheduler is None:  # our workers are gone; elsewhere a cancelled solve may still finish
             remove_staging(runs, scenarios)
         _finish(result, done, began, Path(path))
         raise
-    _finish(result, done, began, Path(path))
+    closing = cluster.close_in_background() if cluster is not None else None
+    try:
+        _finish(result, done, began, Path(path))
+    finally:
+        if closing is not None:
+            closing.join()
     return result
+
+
+def _import_output_modules() -> None:
+    """Import what writing sweep.csv/.html/.json needs (pandas), while the cluster starts or works."""
+    import optimizer.outputs  # noqa: F401 - versions() in sweep.json
+    import optimizer.sweep_output  # noqa: F401
+    import pandas  # noqa: F401
 
 
 def _finish(result: SweepRun, done: dict[str, dict[str, Any]], began: float, path: Path) -> None:
@@ -172,29 +195,71 @@ def _ordered_rows(scenarios: list[SweepScenario], done: dict[str, dict[str, Any]
     return rows
 
 
-@contextmanager
-def cluster_client(options: SweepOptions, tasks: int, retries: int) -> Iterator[tuple[Any, dict[str, Any]]]:
-    """A Dask client: on a new LocalCluster (processes, one thread each) or on ``options.scheduler``."""
+class BackgroundCluster:
+    """A Dask client set up in a background thread: on a new LocalCluster (processes, one thread each,
+    the engine imported in each worker as it starts) or on ``options.scheduler``.
+
+    :meth:`client` waits for it; :meth:`close` (or :meth:`close_in_background`) closes the client and the
+    cluster we started, also when the start was interrupted or failed.
+    """
+
+    def __init__(self, options: SweepOptions, tasks: int, retries: int) -> None:
+        self._opened: dict[str, Any] = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, args=(options, tasks, retries), daemon=True,
+                                        name="sweep-cluster-start")
+        self._thread.start()
+
+    def client(self) -> tuple[Any, dict[str, Any]]:
+        """The connected client and what it runs on (waits for the start; re-raises its error)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._opened["client"], self._opened["info"]
+
+    def close(self) -> None:
+        """Close the client and our LocalCluster (waits for the start to finish first)."""
+        self._thread.join()
+        client, cluster = self._opened.pop("client", None), self._opened.pop("cluster", None)
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+    def close_in_background(self) -> threading.Thread:
+        """Close in a thread (a worker that imported the engine takes about a second to exit); join it."""
+        closing = threading.Thread(target=self.close, name="sweep-cluster-close")
+        closing.start()
+        return closing
+
+    def _open(self, options: SweepOptions, tasks: int, retries: int) -> None:
+        try:
+            self._opened.update(_open_client(options, tasks, retries, self._opened))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by client()
+            self._error = exc
+
+
+def _open_client(options: SweepOptions, tasks: int, retries: int, opened: dict[str, Any]) -> dict[str, Any]:
     import dask
     from distributed import Client, LocalCluster
 
+    from optimizer.sweep_worker import EnginePreload
+
     if options.scheduler:
         client = _connect(options.scheduler)
-        try:
-            yield client, {"scheduler": options.scheduler, "workers": len(client.scheduler_info()["workers"])}
-        finally:
-            client.close()
-        return
+        opened["client"] = client
+        client.register_plugin(EnginePreload())  # idempotent: workers that already have it skip it
+        return {"client": client, "info": {"scheduler": options.scheduler,
+                                           "workers": len(client.scheduler_info()["workers"])}}
     workers = max(1, min(options.workers or available_cores(), tasks))
     with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.CRITICAL)  # faults go to rows
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.CRITICAL,  # faults go to rows
+                               plugins=(EnginePreload(),))  # run in each worker before it takes tasks
+    opened["cluster"] = cluster
     client = Client(cluster)
-    try:
-        yield client, {"scheduler": "LocalCluster", "workers": workers, "threads_per_worker": 1}
-    finally:
-        client.close()
-        cluster.close()
+    return {"client": client, "cluster": cluster,
+            "info": {"scheduler": "LocalCluster", "workers": workers, "threads_per_worker": 1}}
 
 
 def _connect(address: str) -> Any:
