@@ -17,6 +17,10 @@ from optimizer.sweep_task import FAILED
 
 EXIT_OF_STATUS = {"bad_input": ExitCode.BAD_INPUT, "infeasible": ExitCode.INFEASIBLE,
                   "no_plan": ExitCode.NO_PLAN_IN_TIME, "check_failed": ExitCode.CHECK_FAILED}
+# Some scenarios failed and the others have their plans: a batch script must not take it for a full
+# success (0) nor for a batch in which nothing could be solved (the failures' own code).
+PARTIAL_FAILURE = 7
+INTERRUPTED = 130
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +41,8 @@ def sweep(
 ) -> None:
     """Run every scenario of a sweep in parallel; write one run folder each, sweep.csv and sweep.html.
 
-    Exit code: 0 when every scenario has a plan; else the failures' code if they agree (see README); 130 on Ctrl-C.
+    Exit code: 0 when every scenario has a plan; 7 when some failed and the others have their plans; when
+    every scenario failed, the failures' code if they agree, else 1 (see README); 130 on Ctrl-C.
     """
     finished: list[dict[str, Any]] = []
     try:
@@ -49,9 +54,12 @@ def sweep(
     except KeyboardInterrupt:
         typer.echo(f"interrupted after {len(finished)} finished scenarios: their rows are in {out / 'sweep.csv'} "
                    "and no run folder is half-written; rerun with --resume to finish the rest", err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(INTERRUPTED)
     typer.echo("\n".join(summary_lines(run)))
-    raise typer.Exit(exit_code(run.rows))
+    code = exit_code(run.rows)
+    if code == PARTIAL_FAILURE:
+        typer.echo(f"error: {partial_line(run.rows, run.out)}", err=True)
+    raise typer.Exit(code)
 
 
 def _options(workers: int | None, scheduler: str | None, resume: bool, solver_threads: int | None) -> Any:
@@ -113,9 +121,25 @@ def summary_lines(run: Any) -> list[str]:
 
 
 def exit_code(rows: list[dict[str, Any]]) -> int:
-    """0 when every row has a plan; the failures' code when they agree; else 1."""
+    """0 when every row has a plan; :data:`PARTIAL_FAILURE` when some have one and others failed; when
+    none has a plan, the failures' code when they agree, else 1."""
     failed = {row["status"] for row in rows if row["status"] in FAILED}
     if not failed:
         return int(ExitCode.OK)
+    if any(row["status"] not in FAILED for row in rows):
+        return PARTIAL_FAILURE
     codes = {EXIT_OF_STATUS.get(status, ExitCode.UNEXPECTED) for status in failed}
     return int(codes.pop()) if len(codes) == 1 else int(ExitCode.UNEXPECTED)
+
+
+def partial_line(rows: list[dict[str, Any]], out: Path) -> str:
+    """One line for a batch in which some scenarios failed: how many, why, and where the rows are."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row["status"] in FAILED:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+    failed = sum(counts.values())
+    reasons = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return (f"{failed} of {len(rows)} scenarios failed ({reasons}); the other {len(rows) - failed} have their plans "
+            f"and run folders; every row, with each failure's error, is in {out / 'sweep.csv'} (exit code "
+            f"{PARTIAL_FAILURE})")

@@ -21,7 +21,8 @@ import pytest
 import yaml
 from conftest import grid_units, write_scenario
 
-from optimizer.errors import InputError
+from optimizer.cli_sweep import PARTIAL_FAILURE, exit_code
+from optimizer.errors import ExitCode, InputError
 from optimizer.sweep_file import load_sweep
 
 pytestmark = pytest.mark.timeout(180)
@@ -112,7 +113,9 @@ def test_cli_refuses_a_bad_sweep_file_in_one_line(data):
 def test_sweep_records_a_failure_finishes_the_rest_and_resumes(data, tmp_path):
     path = _sweep(data, "grid", grid={"territories.count": [2, 3, 30], "balance.tolerance": [0.1, 0.2]})
     done = _territory("sweep", str(path), "--workers", "2", "--out", str(tmp_path))
-    assert done.returncode == 3, done.stdout + done.stderr  # every failure is infeasible: that exit code
+    assert done.returncode == PARTIAL_FAILURE, done.stdout + done.stderr  # some failed, the others have plans
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: 2 of 6 scenarios failed (2 infeasible)")
+    assert str(tmp_path / "sweep.csv") in done.stderr and "Traceback" not in done.stderr
     table = _read_table(tmp_path / "sweep.csv")
     table = table.rename(columns={"territories.count": "count", "balance.tolerance": "tolerance"})
     assert len(table) == 6 and table.scenario.is_unique
@@ -135,12 +138,64 @@ def test_sweep_records_a_failure_finishes_the_rest_and_resumes(data, tmp_path):
 
     stamps = {row.folder: (tmp_path / row.folder / "summary.json").stat().st_mtime_ns for row in solved.itertuples()}
     again = _territory("sweep", str(path), "--workers", "1", "--out", str(tmp_path), "--resume")
-    assert again.returncode == 3 and "(4 resumed)" in again.stdout, again.stdout + again.stderr
+    assert again.returncode == PARTIAL_FAILURE and "(4 resumed)" in again.stdout, again.stdout + again.stderr
     resumed = _read_table(tmp_path / "sweep.csv")
     assert resumed.set_index("scenario").resumed.to_dict() == {r.scenario: r.status != "infeasible"
                                                                for r in table.itertuples()}
     pd.testing.assert_series_equal(resumed.objective, table.objective)
     assert stamps == {f: (tmp_path / f / "summary.json").stat().st_mtime_ns for f in stamps}
+
+
+@pytest.mark.parametrize("statuses, code", [
+    (["optimal", "feasible"], ExitCode.OK),
+    (["optimal", "infeasible"], PARTIAL_FAILURE),
+    (["feasible", "bad_input", "no_plan"], PARTIAL_FAILURE),
+    (["infeasible", "infeasible"], ExitCode.INFEASIBLE),
+    (["no_plan"], ExitCode.NO_PLAN_IN_TIME),
+    (["bad_input", "infeasible"], ExitCode.UNEXPECTED),
+])
+def test_exit_code_tells_a_partial_batch_from_a_full_success_or_failure(statuses, code):
+    assert exit_code([{"scenario": str(i), "status": s} for i, s in enumerate(statuses)]) == code
+    assert PARTIAL_FAILURE not in {int(c) for c in ExitCode}  # distinct from every other outcome of `territory`
+
+
+def test_a_batch_in_which_every_scenario_fails_exits_with_their_code(data, tmp_path):
+    path = _sweep(data, "all-fail", grid={"territories.count": [30, 40]})
+    done = _territory("sweep", str(path), "--workers", "1", "--out", str(tmp_path))
+    assert done.returncode == ExitCode.INFEASIBLE, done.stdout + done.stderr
+    assert "2 infeasible" in done.stdout and "scenarios failed" not in done.stderr
+    assert len(_read_table(tmp_path / "sweep.csv")) == 2
+
+
+def test_realignment_rows_report_moves_and_trade_offs_include_them(data, tmp_path):
+    from optimizer.sweep import SweepOptions, run_sweep
+
+    plan = pd.DataFrame({"unit_id": [f"U{i:03d}" for i in range(25)], "territory_id": [f"T{i % 5 // 2 + 1}"
+                                                                                        for i in range(25)]})
+    plan.to_csv(data / "current.csv", index=False)
+    base = yaml.safe_load((data / "base.yaml").read_text())
+    (data / "realign_base.yaml").write_text(yaml.safe_dump({**base, "balance": {"tolerance": 0.2},
+                                                       "realignment": {"current_plan": "current.csv"}}))
+    path = _sweep(data, "realign", grid={"realignment.max_moved_share": [0.3, 1.0]})
+    path.write_text(path.read_text().replace("base.yaml", "realign_base.yaml"))
+    run = run_sweep(path, tmp_path, SweepOptions(workers=1))
+    table = _read_table(tmp_path / "sweep.csv")
+    assert list(table.status) == ["optimal", "optimal"], table.error.tolist()
+    for row, budget in zip(table.itertuples(), (0.3, 1.0)):
+        summary = _assert_complete_realignment(tmp_path / row.folder)
+        moves = pd.read_csv(tmp_path / row.folder / "moves.csv", dtype={"unit_id": str})
+        assert row.units_moved == summary["moves"]["units_moved"] == len(moves)
+        assert row.workload_moved_pct == pytest.approx(100 * summary["moves"]["workload_moved_share"])
+        assert row.workload_moved_pct <= 100 * budget + 1e-6
+    assert table.objective.iat[1] <= table.objective.iat[0] * (1 + 1e-6)  # a looser budget is never worse
+    page = (tmp_path / "sweep.html").read_text()
+    assert page.count("<svg") == 3 and "workload moved" in page
+    assert any(row["non_dominated"] for row in run.rows)
+
+
+def _assert_complete_realignment(folder: Path) -> dict:
+    assert sorted(p.name for p in folder.iterdir()) == sorted((*RUN_FILES, "moves.csv")), folder
+    return json.loads((folder / "summary.json").read_text())
 
 
 def _kill_when_solving(address: str, name: str, runs: Path, killed: dict) -> None:
