@@ -10,13 +10,15 @@ Each round's model is a relaxation of the contiguous one, so its bound stays val
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from models.alignment_rules import AlignmentRules
 from optimizer.adjacency import components
 from optimizer.align import SHARE_EPS, AlignmentSolution, plan_rows, price_full_lp
-from optimizer.repair import nearest
+from optimizer.contiguity_repair import connected_plan, is_connected_plan, rules_objective
+from optimizer.repair import nearest, round_lp
 from optimizer.errors import InfeasibleError, NoPlanError
 from optimizer.restricted import AlignmentProblem, Clock, restrict
 from optimizer.rule_set import RuleSet
@@ -26,53 +28,136 @@ ALL_PAIRS_LIMIT = 60_000  # above this, the MIP uses the pairs the LP prices as 
 CHEAPEST_PAIRS = 6  # pairs per unit by reduced cost in that case
 ROOT_SHARE = 0.01  # a shared base unit (or locked shared unit) keeps at least this share in its territory
 MAX_CUT_ROUNDS = 200
-ROUND_GAP = 0.05  # gap of the contiguity rounds before the plan is in one piece
+ROUND_GAP = 0.05  # gap of the contiguity rounds before any plan is in one piece
+REPAIR_SECONDS = 20.0  # most a repair of one round's plan may take (see optimizer.contiguity_repair)
+REPAIR_TIME_SHARE = 0.2  # and at most this share of the time left
+STALL_ROUNDS = 3  # stop after this many rounds that improve neither the connected plan nor the bound
+STALL_PROGRESS = 1e-4  # by more than this share
+
+
+@dataclass
+class _Rounds:
+    """The best connected plan so far (the incumbent), the best valid bound, and the record of each round."""
+
+    problem: AlignmentProblem
+    rules: RuleSet
+    lp: object
+    clock: Clock
+    grid: np.ndarray | None = None
+    objective: float = math.inf
+    bound: float = -math.inf
+    first_plan_seconds: float | None = None
+    stages: list = field(default_factory=list)
+
+    def offer(self, grid: np.ndarray, objective: float, source: str) -> None:
+        if objective < self.objective - 1e-9:
+            self.grid, self.objective = grid, objective
+            if self.first_plan_seconds is None:
+                self.first_plan_seconds = self.clock.limit - self.clock.left()
+            self.stages.append({"stage": f"connected plan ({source})", "objective": objective,
+                                "at_seconds": round(self.clock.limit - self.clock.left(), 3)})
+
+    def learn_bound(self, round_bound: float, pairs: np.ndarray) -> None:
+        """A round over ``pairs`` bounds the model over every allowed pair once the pairs left out are priced."""
+        if not math.isfinite(round_bound):
+            return
+        if self.lp is not None:
+            excluded = self.lp.reduced[self.rules.allowed & ~pairs]
+            round_bound = min(round_bound, self.lp.value + float(excluded.min()) if excluded.size else math.inf)
+        self.bound = max(self.bound, round_bound)
+
+    def repair(self, grid: np.ndarray, source: str) -> None:
+        """Offer the connected plan the heuristic makes of ``grid`` (``optimizer.contiguity_repair``)."""
+        seconds = min(REPAIR_SECONDS, max(self.clock.left() * REPAIR_TIME_SHARE, 0.5))
+        repaired = connected_plan(self.problem, self.rules, grid, seconds, ROOT_SHARE)
+        self.stages.append({"stage": f"repair ({source})", "seconds": round(repaired.seconds if repaired else seconds, 3),
+                            "objective": repaired.objective if repaired else None,
+                            "status": "connected" if repaired else "no connected plan in the band"})
+        if repaired is not None:
+            self.offer(repaired.grid, repaired.objective, source)
+
+    def certified(self, target_gap: float) -> bool:
+        return self.grid is not None and relative_gap(self.objective, self.bound) <= target_gap
 
 
 def solve_with_rules(problem: AlignmentProblem, rules: RuleSet, options: SolverOptions) -> AlignmentSolution:
-    """Solve to the target gap (or the time limit) with every rule, contiguity by rounds of cuts."""
+    """Solve to the target gap (or the time limit) with every rule, contiguity by rounds of cuts.
+
+    With contiguity, every round's plan that is in pieces is also repaired into a connected plan
+    (``optimizer.contiguity_repair``); the best of those is the incumbent that warm-starts every later
+    round (it meets every cut), and the answer when time runs out.
+    """
     clock = Clock(options.time_limit)
     pairs, lp, stages = _pairs(problem, rules, options, clock)
     everything = rules.allowed | problem.shared[:, None]
+    contiguous = rules.neighbours is not None
+    rounds = _Rounds(problem, rules, lp, clock, stages=stages)
+    if lp is not None:
+        rounds.bound = lp.value
+        if contiguous:
+            rounds.repair(round_lp(lp.shares, problem.shared), "rounded LP")
     cuts: list[tuple[int, int, np.ndarray]] = []  # unit, territory, border units
-    grid, logs, result, bound = None, [], None, -math.inf
-    tight = rules.neighbours is None  # cut rounds aim at a looser gap until the plan is in one piece
+    grid, logs, result, stalled, last = None, [], None, 0, (math.inf, -math.inf)
+    tight = not contiguous  # cut rounds aim at a looser gap until some plan is in one piece
     for round_ in range(MAX_CUT_ROUNDS):
-        gap = options.target_gap if tight else max(options.target_gap, ROUND_GAP)
+        if rounds.grid is not None:
+            pairs = pairs | ((rounds.grid > SHARE_EPS) & everything)  # the incumbent must fit as a warm start
+        gap = options.target_gap if tight or rounds.grid is not None else max(options.target_gap, ROUND_GAP)
         pair_id = np.full(pairs.shape, -1)
         pair_id[pairs] = np.arange(int(pairs.sum()))
         model = restrict(problem, pairs, clock, problem.penalty, _model_rules(problem, rules, pair_id, cuts))
-        start = model.start(problem, grid) if grid is not None else None
-        result = solve(model.compiled, SolverOptions(max(clock.left(), 0.05), gap, options.threads,
-                                                     options.seed, options.keep_log), start=start)
+        warm = rounds.grid if rounds.grid is not None else grid
+        start = model.start(problem, warm) if warm is not None else None
+        reserve = REPAIR_SECONDS if contiguous else 0.0  # keep time to repair this round's plan
+        seconds = max(clock.left() - reserve, min(clock.left(), 1.0), 0.05)
+        result = solve(model.compiled, SolverOptions(seconds, gap, options.threads, options.seed, options.keep_log),
+                       start=start)
         clock.solve += result.seconds
         logs.append(result.log)
         stages.append({"stage": f"rules {round_ + 1}", "pairs": int(pairs.sum()), "cuts": len(cuts),
                        "seconds": round(result.seconds, 3), "status": result.status.value,
                        "objective": result.objective, "bound": result.bound})
         if result.status is SolveStatus.INFEASIBLE and not np.array_equal(pairs, everything):
-            pairs, bound, grid = everything, -math.inf, None  # infeasible over the cheap pairs only: use all
+            pairs, grid = everything, None  # infeasible over the cheap pairs only: use all
             continue
         if not result.status.has_plan:
+            if rounds.grid is not None:
+                break
             _raise_no_plan(result.status, rules)
         grid = model.grid(result.values)
-        if math.isfinite(result.bound):  # every round relaxes the final model: each bound holds for it
-            bound = max(bound, result.bound)
-        new_cuts = _contiguity_cuts(grid, rules) if rules.neighbours is not None else []
-        if not new_cuts:
-            if tight or relative_gap(result.objective, bound) <= options.target_gap or clock.left() <= 1.0:
+        rounds.learn_bound(result.bound, pairs)  # every round relaxes the final model: each bound holds for it
+        new_cuts = _contiguity_cuts(grid, rules, problem.shared) if contiguous else []
+        pieces = contiguous and not is_connected_plan(grid, rules.neighbours)
+        if not pieces:
+            rounds.offer(grid, rules_objective(problem, rules, grid), f"round {round_ + 1}")
+            if rounds.certified(options.target_gap) or clock.left() <= 1.0 or (tight and not contiguous):
                 break
-            tight = True  # in one piece at the looser gap: now close the gap, adding cuts as needed
-            continue
+            if not tight:
+                tight = True  # in one piece at the looser gap: now close the gap, adding cuts as needed
+                continue
+        else:
+            rounds.repair(grid, f"round {round_ + 1}")
+        if rounds.certified(options.target_gap):
+            break
+        progress = (rounds.objective, rounds.bound)
+        moved = progress[0] < last[0] * (1 - STALL_PROGRESS) or progress[1] > last[1] + STALL_PROGRESS * abs(last[1])
+        stalled, last = (0 if moved else stalled + 1), progress
+        if rounds.grid is not None and (stalled >= STALL_ROUNDS or not new_cuts):
+            stages.append({"stage": "stop", "reason": "no new cuts" if not new_cuts else
+                           f"no progress in {STALL_ROUNDS} rounds"})
+            break
         if clock.left() <= 0.05:
+            if rounds.grid is not None:
+                break
             raise NoPlanError("contiguity", f"territories were still in pieces after {round_ + 1} rounds of cuts "
                               "when the time limit was reached", "raise solver.time_limit")
         cuts += new_cuts
-    if lp is not None:  # a plan using a pair left out costs at least the LP bound plus its reduced cost
-        excluded = lp.reduced[rules.allowed & ~pairs]
-        bound = max(lp.value, min(bound, lp.value + float(excluded.min()) if excluded.size else math.inf))
-    return _solution(problem, grid, result, bound, stages, logs, clock, options, int(pairs.sum()), len(cuts),
-                     int(everything.sum()))
+    if rounds.grid is None:
+        rounds.offer(grid, rules_objective(problem, rules, grid), "last round")
+    if rounds.first_plan_seconds is not None:
+        stages.append({"stage": "first connected plan" if contiguous else "first plan",
+                       "at_seconds": round(rounds.first_plan_seconds, 3)})
+    return _solution(problem, rounds, options, clock, logs, int(pairs.sum()), len(cuts), int(everything.sum()))
 
 
 def _pairs(problem: AlignmentProblem, rules: RuleSet, options: SolverOptions, clock: Clock):
@@ -130,23 +215,40 @@ def _cut_pairs(cuts, pair_id: np.ndarray) -> tuple:
     return tuple(found)
 
 
-def _contiguity_cuts(grid: np.ndarray, rules: RuleSet) -> list[tuple[int, int, np.ndarray]]:
+def _contiguity_cuts(grid: np.ndarray, rules: RuleSet, shared: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """Cuts ``x[i,t] <= sum of x[j,t] over j on the border of S'`` for every unit ``i`` of a piece ``S`` cut off
+    from territory ``t``'s base.
+
+    ``S'`` is ``S`` grown by the shared units on its border until its border holds whole units only: any
+    connected plan with ``i`` in ``t`` leaves ``S'`` towards the base through a border unit in ``t``, and a
+    whole unit there counts 1 (a shared one could hold a tiny share, so it may not stand on the border).
+    Without a base unit, or when ``S'`` swallows the base, no cut is valid and none is added.
+    """
     cuts = []
     for t in range(grid.shape[1]):
+        root = int(rules.roots[t])
         members = np.flatnonzero(grid[:, t] > SHARE_EPS)
         pieces = components(members, rules.neighbours)
-        if len(pieces) <= 1:
+        if len(pieces) <= 1 or root < 0:
             continue
-        root = rules.roots[t]
-        main = next((p for p in pieces if root in set(p.tolist())), max(pieces, key=len))
         for piece in pieces:
-            if piece is main:
+            if root in set(piece.tolist()):
                 continue
-            inside = set(piece.tolist())
-            border = np.array(sorted({j for i in piece for j in rules.neighbours[i].tolist() if j not in inside}),
-                              dtype=int)
-            cuts += [(int(i), t, border) for i in piece]
+            border = _whole_border(set(piece.tolist()), rules.neighbours, shared, root)
+            if border is not None:
+                cuts += [(int(i), t, border) for i in piece]
     return cuts
+
+
+def _whole_border(inside: set, neighbours: list[np.ndarray], shared: np.ndarray, root: int) -> np.ndarray | None:
+    while True:
+        border = {j for i in inside for j in neighbours[i].tolist() if j not in inside}
+        grow = {j for j in border if shared[j]}
+        if not grow:
+            return np.array(sorted(border), dtype=int)
+        if root in grow:
+            return None
+        inside |= grow
 
 
 def _raise_no_plan(status: SolveStatus, rules: RuleSet) -> None:
@@ -161,9 +263,10 @@ def _raise_no_plan(status: SolveStatus, rules: RuleSet) -> None:
                       "raise solver.time_limit (or --time-limit)")
 
 
-def _solution(problem, grid, result, bound, stages, logs, clock, options, pairs, cuts, allowed) -> AlignmentSolution:
-    unit, territory, share = plan_rows(grid, problem.shared)
-    proven = relative_gap(result.objective, bound) <= options.target_gap + 1e-12
+def _solution(problem, rounds: _Rounds, options, clock, logs, pairs, cuts, allowed) -> AlignmentSolution:
+    unit, territory, share = plan_rows(rounds.grid, problem.shared)
+    bound = min(rounds.bound, rounds.objective)
+    proven = relative_gap(rounds.objective, bound) <= options.target_gap + 1e-12
     if pairs >= allowed:
         note = f"the MIP used all {pairs:,} allowed unit-territory pairs"
     else:
@@ -172,6 +275,7 @@ def _solution(problem, grid, result, bound, stages, logs, clock, options, pairs,
     note += f" and {cuts} contiguity cuts" if cuts else ""
     return AlignmentSolution(unit_index=unit, territory_index=territory, share=share,
                              status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
-                             objective=result.objective, bound=min(bound, result.objective), lp_bound=math.nan,
-                             seconds={"build": clock.build, "solve": clock.solve}, stages=stages,
+                             objective=rounds.objective, bound=bound,
+                             lp_bound=rounds.lp.value if rounds.lp is not None else math.nan,
+                             seconds={"build": clock.build, "solve": clock.solve}, stages=rounds.stages,
                              restriction=note, log="\n".join(filter(None, logs)))
