@@ -116,8 +116,10 @@ def run_sweep(path: Path, out: Path, options: SweepOptions, progress: Progress =
 
 
 def _import_output_modules() -> None:
-    """Import what writing sweep.csv/.html/.json needs (pandas), while the cluster starts or works."""
-    import optimizer.outputs  # noqa: F401 - versions() in sweep.json
+    """Import what writing sweep.csv/.html/.json needs while the cluster starts, not after the last scenario:
+    pandas, and pyomo and highspy for the versions in sweep.json (0.5-1 s together)."""
+    import optimizer.outputs  # noqa: F401
+    import optimizer.solver  # noqa: F401 - versions() asks it for the HiGHS version
     import optimizer.sweep_output  # noqa: F401
     import pandas  # noqa: F401
 
