@@ -8,7 +8,8 @@ MIPs run over restricted pair sets, but the bound reported is valid for the full
    reduced cost enter until the Lagrangian bound ``LP + sum_i min(0, min_t r[i,t])`` meets the LP value.
    That value ``LB`` bounds the full MIP from below.
 2. **A first plan**: round the LP (at most ``K - 1`` whole units are split) and, if the band breaks,
-   repair it with a small MIP around the out-of-band territories (``optimizer.repair``).
+   repair it by moves and swaps (``optimizer.band_repair``), then, for what is left, with a small MIP
+   around the out-of-band territories (``optimizer.repair``).
 3. **Improve** with the MIP over the LP's support, each unit's cheapest pairs by reduced cost and the
    plan's own pairs, warm-started, stopped as soon as ``LB`` certifies the target gap.
 4. **Certified bound.** A plan using a binary pair ``p`` costs at least ``LB + r_p``. So a MIP over pairs
@@ -29,15 +30,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.errors import InfeasibleError, NoPlanError
+from optimizer.band_repair import repair_band
 from optimizer.local_search import improve_plan
 from optimizer.repair import nearest, out_of_band, repair_pairs, round_lp
-from optimizer.restricted import (ELASTIC_PRICE, AlignmentProblem, Clock, Restricted, restrict, row_duals,
-                                  solve_lp)
+from optimizer.pair_model import PairModel
+from optimizer.restricted import ELASTIC_PRICE, AlignmentProblem, Clock, Restricted
 from optimizer.solver import SolverOptions, SolveStatus, relative_gap, solve
 
 __all__ = ["AlignmentProblem", "AlignmentSolution", "solve_alignment"]
 
 INITIAL_NEAREST = 8  # bases per unit in the first pricing LP
+INITIAL_NEAREST_WITH_START = 4  # ... when a balanced start allocation comes with the bases (large instances)
 ENTERING_PER_UNIT = 2  # pairs a unit may bring into the LP per pricing round
 PLAN_CHEAPEST = (3, 8, 10**9)  # pairs of least reduced cost per unit when no first plan exists (last: all)
 CERTIFY_ROUNDS = 3
@@ -47,6 +50,7 @@ IMPROVE_TIME_SHARE = 0.6
 PLAN_GAP_SHARE = 0.25  # HiGHS's own gap target, as a share of the user's, while the LP bound certifies
 REPAIR_TIME_SHARE = 0.5  # at most this share of the time left goes to the repair MIP
 LOCAL_SEARCH_SECONDS = 10.0
+BAND_REPAIR_SECONDS = 15.0
 SHARE_EPS = 1e-6
 
 
@@ -88,6 +92,7 @@ class _Search:
     options: SolverOptions
     clock: Clock
     lp: LpBound
+    model: PairModel
     grid: np.ndarray | None = None
     objective: float = math.inf
     bound: float = -math.inf
@@ -115,7 +120,7 @@ class _Search:
         """
         if self.clock.left() <= 0.05:
             return
-        model = restrict(self.problem, pairs, self.clock, self.problem.penalty)
+        model = self.model.restricted(pairs, self.problem.penalty, self.clock)
         start = model.start(self.problem, self.grid) if self.grid is not None else None
         gap = self.options.target_gap * (1.0 if certifying or not self.good_enough else PLAN_GAP_SHARE)
         options = SolverOptions(max(self.clock.left() * time_share, 0.05), gap, self.options.threads,
@@ -149,8 +154,10 @@ class _Search:
 def solve_alignment(problem: AlignmentProblem, options: SolverOptions) -> AlignmentSolution:
     """Run the certified pipeline described in the module docstring."""
     clock = Clock(options.time_limit)
-    lp, lp_stages = price_full_lp(problem, options, clock)
-    search = _Search(problem, options, clock, lp, bound=lp.value, stages=lp_stages)
+    model = PairModel(problem, first_pairs(problem), clock,
+                      problem.penalty if problem.penalty is not None else ELASTIC_PRICE)
+    lp, lp_stages = price_full_lp(problem, options, clock, model)
+    search = _Search(problem, options, clock, lp, model, bound=lp.value, stages=lp_stages)
     _first_plan(search)
     if search.grid is None:
         _find_any_plan(search)
@@ -164,32 +171,45 @@ def solve_alignment(problem: AlignmentProblem, options: SolverOptions) -> Alignm
     return _solution(search)
 
 
-def price_full_lp(problem: AlignmentProblem, options: SolverOptions, clock: Clock) -> tuple[LpBound, list]:
+def price_full_lp(problem: AlignmentProblem, options: SolverOptions, clock: Clock,
+                  model: PairModel | None = None) -> tuple[LpBound, list]:
+    """The LP relaxation over all pairs, by pricing in one HiGHS instance (``model`` keeps the columns)."""
     n, k = problem.distance_km.shape
     cost = problem.cost
-    included = nearest(problem.distance_km, min(k, INITIAL_NEAREST))
-    included[problem.shared] = True
-    stages = []
     penalty = problem.penalty if problem.penalty is not None else ELASTIC_PRICE
+    model = model or PairModel(problem, first_pairs(problem), clock, penalty)
+    stages = []
     while True:
-        model = restrict(problem, included, clock, penalty)
-        result = solve_lp(model, options, clock)
-        stages.append({"stage": "lp", "pairs": int(len(model.unit)), "seconds": round(result.seconds, 3),
+        result = model.solve_lp(options, clock, penalty)
+        stages.append({"stage": "lp", "pairs": model.size, "seconds": round(result.seconds, 3),
                        "objective": result.objective})
         if result.status is not SolveStatus.OPTIMAL:
             raise NoPlanError("solver", f"the LP relaxation stopped: {result.detail}", "raise solver.time_limit")
-        unit_dual, band_dual = row_duals(model, result.row_duals, n, k)
+        unit_dual, band_dual = model.duals(result.row_duals)
         reduced = cost - unit_dual[:, None] - problem.load[:, None] * band_dual[None, :]
         shortfall = float(np.minimum(reduced.min(axis=1), 0.0).sum())  # most each unit could still gain
-        entering = (reduced < 0) & ~included
+        entering = (reduced < 0) & (model.pair_id < 0)
         if shortfall >= -1e-7 * max(1.0, abs(result.objective)) or not entering.any():
             break
         # each unit brings in its few most negative pairs: adding every negative pair at once grows the
         # ZIP-level LP by millions of columns in the first round
-        included |= entering & nearest(np.where(entering, reduced, np.inf), ENTERING_PER_UNIT)
-    _refuse_unreachable_band(problem, result.values[len(model.unit):])
-    shares = model.grid(result.values)
+        model.add(entering & nearest(np.where(entering, reduced, np.inf), ENTERING_PER_UNIT))
+    _refuse_unreachable_band(problem, result.values[model.size:])
+    shares = np.zeros((n, k))
+    shares[model.unit, model.territory] = result.values[: model.size]
     return LpBound(result.objective + shortfall, np.maximum(reduced, 0.0), shares), stages
+
+
+def first_pairs(problem: AlignmentProblem) -> np.ndarray:
+    """The first LP's pairs: each unit's nearest bases, and the balanced start allocation when there is one
+    (then fewer nearest bases are needed: the start already makes the band reachable)."""
+    k = problem.distance_km.shape[1]
+    with_start = problem.start_pairs is not None and len(problem.start_pairs)
+    pairs = nearest(problem.distance_km, min(k, INITIAL_NEAREST_WITH_START if with_start else INITIAL_NEAREST))
+    pairs[problem.shared] = True
+    if with_start:
+        pairs[problem.start_pairs[:, 0], problem.start_pairs[:, 1]] = True
+    return pairs
 
 
 def _refuse_unreachable_band(problem: AlignmentProblem, elastic: np.ndarray) -> None:
@@ -199,11 +219,19 @@ def _refuse_unreachable_band(problem: AlignmentProblem, elastic: np.ndarray) -> 
 
 
 def _first_plan(search: _Search) -> None:
+    """Round the LP; put the rounded plan back in its band by moves and swaps, and by a small MIP if needed."""
     problem = search.problem
     rounded = round_lp(search.lp.shares, problem.shared)
     violated = out_of_band(rounded, problem.load, problem.lower, problem.upper)
     search.stages.append({"stage": "round", "objective": problem.plan_cost(rounded),
                           "territories_outside_band": int(violated.size)})
+    if violated.size and problem.penalty is None:
+        began = time.perf_counter()
+        rounded = repair_band(rounded, problem.cost, problem.load, problem.shared, problem.lower, problem.upper,
+                              min(BAND_REPAIR_SECONDS, max(search.clock.left() * 0.2, 0.0)))
+        violated = out_of_band(rounded, problem.load, problem.lower, problem.upper)
+        search.stages.append({"stage": "band repair", "seconds": round(time.perf_counter() - began, 3),
+                              "objective": problem.plan_cost(rounded), "territories_outside_band": int(violated.size)})
     if violated.size == 0 or problem.penalty is not None:
         search.offer(rounded, problem.plan_cost(rounded))
     else:

@@ -306,7 +306,7 @@ def _problem(scenario: Scenario, ready: Prepared) -> tuple[AlignmentProblem, np.
     target = territory_targets(scenario, ready)
     problem = AlignmentProblem(load=ready.units.workload / (ready.units.workload.sum() / k), distance_km=distance,
                                shared=ready.shared, lower=(1 - tol) * target, upper=(1 + tol) * target,
-                               penalty=scenario.balance.soft_penalty)
+                               penalty=scenario.balance.soft_penalty, start_pairs=ready.bases.allocation)
     return problem, distance
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from models.alignment import AlignmentData, build
 from models.alignment_rules import AlignmentRules
-from optimizer.solver import CompiledModel, SolveResult, SolverOptions, compile_model, solve
+from optimizer.solver import CompiledModel, compile_model
 
 ELASTIC_PRICE = 1.0e5  # km per average territory outside the band: only the LP pricing phase uses it
 
@@ -28,6 +28,7 @@ class AlignmentProblem:
     lower: np.ndarray  # (K,)
     upper: np.ndarray  # (K,)
     penalty: float | None  # soft band when set
+    start_pairs: np.ndarray | None = None  # (M, 2) unit, territory: a balanced allocation to start the LP from
 
     @property
     def cost(self) -> np.ndarray:
@@ -101,21 +102,3 @@ def restrict(problem: AlignmentProblem, pairs: np.ndarray, clock: Clock, penalty
         raise RuntimeError("compiled columns are not in pair order; the solution would be misread")
     clock.build += time.perf_counter() - began
     return Restricted(pairs=pairs, unit=unit, territory=territory, compiled=compiled, model=model)
-
-
-def solve_lp(model: Restricted, options: SolverOptions, clock: Clock) -> SolveResult:
-    """The LP relaxation; ``x <= 1`` is dropped (implied by one_territory) so all duals sit on rows."""
-    model.compiled.col_upper[: len(model.unit)] = np.inf
-    lp_options = SolverOptions(max(clock.left(), 1.0), 0.0, options.threads, options.seed)
-    result = solve(model.compiled, lp_options, relax=True)
-    clock.solve += result.seconds
-    return result
-
-
-def row_duals(model: Restricted, duals: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Duals per unit row and per territory band (both rows of a ranged band summed)."""
-    unit_dual, band_dual = np.zeros(n), np.zeros(k)
-    for row, con in enumerate(model.compiled.rows):
-        target = unit_dual if con.parent_component().local_name == "one_territory" else band_dual
-        target[con.index()] += duals[row]
-    return unit_dual, band_dual

@@ -163,6 +163,34 @@ def solve(compiled: CompiledModel, options: SolverOptions, *, relax: bool = Fals
     return result
 
 
+class LpSession:
+    """An LP kept in one HiGHS instance, so columns can be added and it re-optimises from its last basis."""
+
+    def __init__(self, compiled: CompiledModel, options: SolverOptions):
+        self.compiled = compiled
+        self.highs = _new_highs(options)
+        self.deadline = math.inf
+        self.highs.cbSimplexInterrupt.subscribe(
+            lambda event: event.interrupt() if time.perf_counter() > self.deadline else None)
+        self.highs.passModel(_as_lp(compiled, relax=True))
+
+    def num_columns(self) -> int:
+        return int(self.highs.getNumCol())
+
+    def add_columns(self, cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, matrix) -> None:
+        """Append columns (``matrix``: scipy CSC with the session's rows)."""
+        self.highs.addCols(len(cost), np.asarray(cost, float), np.asarray(lower, float), np.asarray(upper, float),
+                           int(matrix.nnz), matrix.indptr[:-1].astype(np.int32), matrix.indices.astype(np.int32),
+                           np.asarray(matrix.data, float))
+
+    def run(self, time_limit: float) -> SolveResult:
+        self.highs.setOptionValue("time_limit", float(max(time_limit, 0.01)))
+        self.deadline = time.perf_counter() + time_limit * DEADLINE_SLACK + 1.0
+        began = time.perf_counter()
+        self.highs.run()
+        return _result(self.highs, self.compiled, True, time.perf_counter() - began)
+
+
 def _misreported(result: SolveResult, compiled: CompiledModel) -> bool:
     """True when the reported objective is not the objective of the returned values."""
     if result.values is None or math.isnan(result.objective):
