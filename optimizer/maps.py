@@ -30,6 +30,8 @@ COORD_DECIMALS = 4  # 1e-4 degree is about 11 m, about 1.5 px at MAX_ZOOM
 MAX_ZOOM = 14
 ADJACENCY_TOLERANCE_DEG = 1e-3  # about 100 m: bridges gaps left by per-polygon simplification
 SHARE_SUM_TOLERANCE = 1e-3
+DISSOLVE_ABOVE_UNITS = 5_000  # above this, territories are drawn dissolved from their units (ZIP level)
+DISSOLVED_SIMPLIFY_DEG = 0.005  # about 500 m; coverage simplification keeps neighbours' shared edges
 # Fixed qualitative palette (Tableau 20, then four darks of Tableau 20b); never Python's hash().
 PALETTE: tuple[str, ...] = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -300,21 +302,51 @@ def _offline_map(title: str, bounds: list[list[float]]) -> folium.Map:
     return m
 
 
-def _add_layers(
-    m: folium.Map, table: geopandas.GeoDataFrame, territories: pd.DataFrame, colours: dict[str, str]
-) -> None:
-    """Add unit polygons, territory borders and base markers as three toggleable layers."""
+def _dissolved_territories(table: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
+    """Each territory's units dissolved into one shape, the shapes simplified as a coverage (no slivers)."""
+    import geopandas
+
+    valid = shapely.make_valid(table.geometry.values, method="structure", keep_collapsed=False)
+    groups = table.groupby("territory").indices
+    ids = sorted(groups)
+    shapes = shapely.coverage_simplify(np.array([shapely.union_all(valid[groups[t]]) for t in ids]),
+                                       DISSOLVED_SIMPLIFY_DEG)
+    return geopandas.GeoDataFrame({"territory": ids}, geometry=shapes, crs=table.crs)
+
+
+def _add_dissolved_layer(m: folium.Map, dissolved: geopandas.GeoDataFrame, territories: pd.DataFrame,
+                         colours: dict[str, str]) -> None:
+    """One filled polygon per territory (its tooltip the territory's figures) instead of every unit."""
     import folium
 
-    styles = _unit_styles(table, colours)
-    tip = folium.GeoJsonTooltip(fields=list(UNIT_FIELDS), aliases=list(UNIT_FIELDS.values()))
-    units = folium.GeoJson(_unit_features(table), name="Units", style_function=lambda f: styles[f["id"]])
-    units.add_child(tip).add_to(m)
-    border = {"fill": False, "color": "#222222", "weight": 2.5}
-    outlines = _outline_features(table)
-    folium.GeoJson(
-        outlines, name="Territory borders", style_function=lambda _: border, interactive=False
-    ).add_to(m)
+    ids, shapes = list(dissolved.territory), dissolved.geometry.values
+    features, aliases = _base_features(territories.set_index("territory_id").loc[ids].reset_index())
+    for feature, geometry in zip(features["features"], _rounded_geojson(shapes), strict=True):
+        feature["geometry"] = geometry
+    styles = [{"fillColor": colours[t], "fillOpacity": 0.7, "color": "#222222", "weight": 1.5} for t in ids]
+    layer = folium.GeoJson(features, name="Territories", style_function=lambda f: styles[f["id"]])
+    layer.add_child(folium.GeoJsonTooltip(fields=list(aliases), aliases=list(aliases.values()))).add_to(m)
+
+
+def _add_layers(
+    m: folium.Map, table: geopandas.GeoDataFrame, territories: pd.DataFrame, colours: dict[str, str],
+    dissolved: geopandas.GeoDataFrame | None = None,
+) -> None:
+    """Add unit polygons, territory borders and base markers as three toggleable layers (with
+    ``dissolved`` territories: one polygon per territory instead of units and borders)."""
+    import folium
+
+    if dissolved is not None:
+        _add_dissolved_layer(m, dissolved, territories, colours)
+    else:
+        styles = _unit_styles(table, colours)
+        tip = folium.GeoJsonTooltip(fields=list(UNIT_FIELDS), aliases=list(UNIT_FIELDS.values()))
+        units = folium.GeoJson(_unit_features(table), name="Units", style_function=lambda f: styles[f["id"]])
+        units.add_child(tip).add_to(m)
+        border = {"fill": False, "color": "#222222", "weight": 2.5}
+        folium.GeoJson(
+            _outline_features(table), name="Territory borders", style_function=lambda _: border, interactive=False
+        ).add_to(m)
     if "region_id" in territories.columns:  # regions: a thicker dark outline of each dissolved region
         region = table.assign(region=table.territory.map(territories.set_index("territory_id").region_id))
         folium.GeoJson(_outline_features(region, "region"), name="Region borders", interactive=False,
@@ -361,9 +393,10 @@ def _render_compact(m: folium.Map) -> str:
 
 def render_territory_map(
     units: geopandas.GeoDataFrame, assignments: pd.DataFrame, territories: pd.DataFrame, title: str,
-    marks: dict[str, tuple[str, str]] | None = None,
+    marks: dict[str, tuple[str, str]] | None = None, dissolve_above: int = DISSOLVE_ABOVE_UNITS,
 ) -> str:
-    """Build the map and return the complete HTML page (see :func:`write_territory_map`)."""
+    """Build the map and return the complete HTML page (see :func:`write_territory_map`); with more than
+    ``dissolve_above`` units, territories are drawn dissolved rather than unit by unit."""
     _validate(units, assignments, territories)
     table = _unit_table(units, assignments, marks)
     cut = _antimeridian_cut(table.geometry.values)
@@ -371,10 +404,12 @@ def render_territory_map(
     lon = territories.base_lon.astype(float)
     territories = territories.assign(territory_id=territories.territory_id.astype(str))
     territories = territories.assign(base_lon=lon.where(lon <= cut, lon - 360)).sort_values("territory_id")
-    colours = assign_territory_colours(territories.territory_id, territory_adjacency(table))
+    dissolved = _dissolved_territories(table) if len(table) > dissolve_above else None
+    colours = assign_territory_colours(territories.territory_id,
+                                       territory_adjacency(table if dissolved is None else dissolved))
     minx, miny, maxx, maxy = (round(float(v), 5) for v in table.total_bounds)
     m = _offline_map(title, [[miny, minx], [maxy, maxx]])
-    _add_layers(m, table, territories.reset_index(drop=True), colours)
+    _add_layers(m, table, territories.reset_index(drop=True), colours, dissolved)
     m.get_root().html.add_child(_raw_element(_legend_html(title, territories, colours)))
     _number_ids(m.get_root())
     page = _render_compact(m)

@@ -182,3 +182,13 @@ def test_bad_tables_raise_and_write_nothing(tmp_path: Path, change, message: str
     with pytest.raises(ValueError, match=message):
         maps.write_territory_map(tmp_path / "m.html", units, assignments, territories, "t")
     assert not (tmp_path / "m.html").exists()
+
+
+def test_large_plans_draw_each_territory_once_dissolved_from_its_units() -> None:
+    page = maps.render_territory_map(_grid_units(), _assignments(), _territories(), EVIL_TITLE, dissolve_above=10)
+    assert "Territories" in page and "Territory borders" not in page
+    assert len(re.findall(r'"type":"Polygon"', page)) == 3  # T01, T02, T03 dissolved from 16 cells
+    features = re.findall(r'"t":"(T0\d)"', page)
+    assert sorted(features) == ["T01", "T01", "T02", "T02", "T03", "T03"]  # dissolved polygons + base points
+    assert "cell 00" not in page and "cell 33" not in page  # no unit is drawn on its own
+    assert EVIL_NAME not in page and EXTERNAL.search(page) is None
