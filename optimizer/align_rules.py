@@ -1,10 +1,18 @@
 """Solving an alignment with adoption rules: locks, groups, further bands, disruption and contiguity.
 
-The MIP is built over every allowed pair (locks remove the others), so HiGHS's bound is the full
-model's. Contiguity is exact and lazy: solve, find each territory's pieces in the adjacency graph, add
+The MIP is built over every allowed pair (locks remove the others) or, for large instances, over the pairs
+the LP prices as cheap with every left-out pair's reduced cost counted in the bound, so the bound is the
+full model's. Contiguity is exact and lazy: solve, find each territory's pieces in the adjacency graph, add
 for every unit ``i`` of a piece ``S`` cut off from the base the cut ``x[i,t] <= sum of x[j,t]`` over the
-units ``j`` bordering ``S``, and solve again from the last plan, until every territory is in one piece.
-Each round's model is a relaxation of the contiguous one, so its bound stays valid.
+whole units ``j`` bordering ``S`` (see :func:`_contiguity_cuts`), and solve again. Each round's model is a
+relaxation of the contiguous one, so its bound stays valid.
+
+Plans come from two sides. A round's plan in one piece is a plan of the contiguous model; a plan in pieces
+is repaired into a connected one by ``optimizer.contiguity_repair`` (so is the rounded LP when there is
+one, before the first round). The best connected plan is the incumbent: it warm-starts every later round
+(it meets every cut, so HiGHS prunes with it and stops once its bound certifies it), and it is the answer
+when the gap is reached, when rounds stop improving either side, or when time runs out; the reported gap
+is ``(incumbent - best bound) / incumbent``.
 """
 
 from __future__ import annotations

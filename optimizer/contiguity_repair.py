@@ -44,7 +44,7 @@ EPS = 1e-9
 SPLIT_EPS = 1e-6
 GROW_SURCHARGE = 1e6  # cost added in the regrowth for a territory pushed out of its band
 CHAIN_DEPTH = 12  # longest chain of territories a balance push may use
-BALANCE_STEPS = 20_000  # moves the balance repair may make
+DESCENT_STEPS = 2_000  # steps of one descent of the balance repair
 DIFFUSE_HOPS = 3  # territories this far from a broken band help even out the workload
 COMPOUND_TRIES = 20  # moves tried per stuck territory that may cut its donor
 LP_MARGIN = 1e-7  # the share LP aims this far inside each band, so renormalised shares stay inside
@@ -108,6 +108,7 @@ class _State:
         self.shares = np.where(problem.shared[:, None], np.where(grid > SPLIT_EPS, grid, 0.0), 0.0)
         self.shares[problem.shared] /= self.shares[problem.shared].sum(axis=1, keepdims=True)
         self.split = problem.shared.copy()  # shared units live as share rows, moved by the share LP only
+        self.shared_idx = np.flatnonzero(problem.shared)
         self.owner = np.where(self.split, -1, np.argmax(grid, axis=1))
         self.fixed = np.zeros(n, bool)  # never moved: bases, locks, together groups
         for t, r in enumerate(rules.roots):
@@ -149,7 +150,22 @@ class _State:
         for i in np.flatnonzero(self.split).tolist():
             for t in np.flatnonzero(self.shares[i] > SPLIT_EPS).tolist():
                 self.members[t].add(i)
-        self.totals = self.weight @ self.grid()
+        self.totals = self._totals()
+
+    def _totals(self) -> np.ndarray:
+        """Each measure's total per territory, without a dense grid (sparse in the whole units)."""
+        whole = np.flatnonzero(self.owner >= 0)
+        k = self.lo.shape[1]
+        totals = np.stack([np.bincount(self.owner[whole], weights=row[whole], minlength=k) for row in self.weight])
+        return totals + self.weight[:, self.shared_idx] @ self.shares[self.shared_idx]
+
+    def snapshot(self) -> tuple:
+        return self.owner.copy(), self.shares[self.shared_idx].copy(), self.split.copy()
+
+    def restore(self, saved: tuple) -> None:
+        self.owner, self.split = saved[0].copy(), saved[2].copy()
+        self.shares[self.shared_idx] = saved[1]
+        self._rebuild()
 
     def grid(self) -> np.ndarray:
         plan = self.shares.copy()
@@ -189,7 +205,13 @@ class _State:
         return max(moved - self.budget, 0.0) if self.budget is not None else 0.0
 
     def _moved_now(self) -> float:
-        return _moved(self.rules, self.grid()) if self.rules.current is not None else 0.0
+        if self.rules.current is None:
+            return 0.0
+        cur = self.rules.current
+        kept = np.where(self.owner >= 0, self.owner == cur, False).astype(float)
+        shared = self.shared_idx[cur[self.shared_idx] >= 0]
+        kept[shared] = self.shares[shared, cur[shared]]
+        return float((self.rules.moved_weight * (1.0 - kept)).sum())
 
     def deltas(self, units: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Change of hard violation and of cost when each ``units[m]`` moves ``src[m] -> dst[m]``."""
@@ -413,7 +435,7 @@ class _State:
         if res.status != 0:
             return
         before = (self.total_violation(), float((self.cost[unit, terr] * current).sum()))
-        shares = self.shares.copy()
+        saved = self.snapshot()
         value = np.clip(res.x[:m], lower, 1.0)
         value[value < SPLIT_EPS * 10] = 0.0  # a new territory the LP gave (almost) nothing keeps nothing
         self.shares[unit, terr] = value
@@ -421,41 +443,59 @@ class _State:
         self._rebuild()
         after = (self.total_violation(), float((self.cost[unit, terr] * self.shares[unit, terr]).sum()))
         if after[0] > before[0] + EPS or (after[0] > before[0] - EPS and after[1] > before[1] + EPS):
-            self.shares = shares
-            self._rebuild()
+            self.restore(saved)
 
     def balance(self, deadline: float) -> None:
-        """Moves of least cost per unit of violation removed; when none helps, a chain push; when that
-        fails too, the least harmful move (tabu search: a moved unit stays put for a while). The least
-        violated state seen is kept."""
+        """Descend (see :meth:`_descend`); while a band is still broken, perturb around a broken territory
+        (a random move, possibly cutting its donor, the cut-off part regrown) and descend again, keeping
+        the least violated state (iterated local search)."""
         self.rebalance_shares()
-        best, tabu, step = (self.total_violation(), self.owner.copy(), self.shares.copy(), self.split.copy()), {}, 0
+        self._descend(deadline)
+        best = (self.total_violation(), self.snapshot())
         rng = np.random.default_rng(0)
-        while time.perf_counter() < deadline and best[0] > EPS and step < BALANCE_STEPS:
-            step += 1
-            viol = self._territory_violation()
-            if self.budget is not None and self._budget_excess(self._moved_now()) > EPS:
-                viol = viol + EPS * 10  # every territory may help the budget
-            worst = [int(t) for t in np.argsort(-viol) if viol[t] > EPS]
-            if not worst:
+        while time.perf_counter() < deadline and best[0] > EPS:
+            violated = self._violated()
+            if not violated or not self._perturb(violated[int(rng.integers(len(violated)))], rng):
                 break
-            t = worst[0]
-            if not (self._direct(t) or self._chain(t) or self._diffuse(worst) or self._compound(t)):
-                moved = None
-                for other in rng.permutation(worst).tolist():
-                    moved = self._least_harm(other, tabu, step)
-                    if moved is not None:
-                        tabu[moved] = step + int(rng.integers(5, 15))
-                        break
-                if moved is None:
-                    break
+            self._descend(deadline)
             now = self.total_violation()
             if now < best[0] - EPS:
-                best = (now, self.owner.copy(), self.shares.copy(), self.split.copy())
-                self.rebalance_shares()
-        if self.total_violation() > best[0] + EPS:
-            self.owner, self.shares, self.split = best[1], best[2], best[3]
-            self._rebuild()
+                best = (now, self.snapshot())
+            else:
+                self.restore(best[1])
+
+    def _violated(self) -> list[int]:
+        viol = self._territory_violation()
+        if self.budget is not None and self._budget_excess(self._moved_now()) > EPS:
+            viol = viol + EPS * 10  # every territory may help the budget
+        return [int(t) for t in np.argsort(-viol) if viol[t] > EPS]
+
+    def _descend(self, deadline: float) -> None:
+        """Moves of least cost per unit of violation removed; when none helps, a chain push, then
+        evening out the workload around the broken bands, then a move that may cut its donor."""
+        for _ in range(DESCENT_STEPS):
+            worst = self._violated()
+            if not worst or time.perf_counter() > deadline:
+                return
+            t = worst[0]
+            if not (self._direct(t) or self._chain(t) or self._diffuse(worst) or self._compound(t)):
+                return
+
+    def _perturb(self, t: int, rng: np.random.Generator) -> bool:
+        units, src, dst = self._candidates(t)
+        for m in rng.permutation(len(units)).tolist():
+            i, a, b = int(units[m]), int(src[m]), int(dst[m])
+            if self.owner[i] != a or not self.may_join(i, b):
+                continue
+            if self.stays_connected(a, i):
+                self._move(i, a, b)
+                return True
+            if rng.random() < 0.5:
+                self._move(i, a, b)
+                self.cut_pieces()
+                self.regrow()
+                return True
+        return False
 
     def _diffuse(self, violated: list[int]) -> bool:
         """Even out workload near the broken bands: moves that lower ``sum_t (L_t - c_t)^2`` (``c_t`` the
@@ -500,25 +540,14 @@ class _State:
             i, a, b = int(units[m]), int(src[m]), int(dst[m])
             if self.owner[i] != a or not self.may_join(i, b):
                 continue
-            saved = (self.owner.copy(), self.shares.copy(), self.split.copy())
+            saved = self.snapshot()
             self._move(i, a, b)
             self.cut_pieces()
             self.regrow()
             if self.all_connected() and self.total_violation() < before - EPS:
                 return True
-            self.owner, self.shares, self.split = saved
-            self._rebuild()
+            self.restore(saved)
         return False
-
-    def _least_harm(self, t: int, tabu: dict, step: int) -> int | None:
-        units, src, dst = self._candidates(t)
-        if not units.size:
-            return None
-        free = np.array([tabu.get(int(i), 0) < step for i in units], bool)
-        units, src, dst = units[free], src[free], dst[free]
-        d_viol, d_cost = self.deltas(units, src, dst)
-        order = np.lexsort((d_cost, np.round(d_viol, 9)))
-        return self._last[0] if self._try(units, src, dst, order) else None
 
     def _direct(self, t: int) -> bool:
         units, src, dst = self._candidates(t)
@@ -563,7 +592,7 @@ class _State:
         path = self._path(graph, t, room >= need)
         if path is None:
             return False
-        before, done, shares, via_share = self.total_violation(), [], self.shares.copy(), False
+        before, done, saved, via_share = self.total_violation(), [], self.snapshot(), False
         steps = list(zip(path[:-1], path[1:]))  # outward: units flow path[m] -> path[m+1]
         for a, b in reversed(steps):
             donor, taker = (a, b) if outward else (b, a)
@@ -581,8 +610,7 @@ class _State:
         for i, donor, taker in reversed(done):
             self._move(i, taker, donor)
         if via_share:
-            self.shares = shares
-            self._rebuild()
+            self.restore(saved)
         return False
 
     @staticmethod
