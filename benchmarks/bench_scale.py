@@ -49,9 +49,11 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -462,13 +464,34 @@ class Child:
     stderr: str = ""
 
 
-def run_child(cmd: list[str], timeout: float, memory_limit_gb: float, log: Path) -> Child:
-    """Run ``cmd`` holding the bench lock; peak memory from ``os.wait4`` on that child only."""
+_held: list[object] = []
+
+
+@contextmanager
+def bench_lock() -> Iterator[float]:
+    """Hold ``/tmp/territory-bench.lock`` (what ``flock(1)`` takes); yields the seconds spent waiting.
+
+    Re-entrant within this process: an instance holds it for all its runs, so other benchmarks queued on the
+    lock do not slip in between them (flock wakes waiters in no particular order).
+    """
+    if _held:
+        yield 0.0
+        return
     LOCK.touch(exist_ok=True)
     with open(LOCK, "a") as lock:
         waited = time.perf_counter()
         fcntl.flock(lock, fcntl.LOCK_EX)
-        lock_wait = time.perf_counter() - waited
+        _held.append(lock)
+        try:
+            yield time.perf_counter() - waited
+        finally:
+            _held.clear()
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def run_child(cmd: list[str], timeout: float, memory_limit_gb: float, log: Path) -> Child:
+    """Run ``cmd`` holding the bench lock; peak memory from ``os.wait4`` on that child only."""
+    with bench_lock() as lock_wait:
         load_before = os.getloadavg()[0]
         with open(log, "wb") as out:
             began = time.perf_counter()
@@ -478,11 +501,15 @@ def run_child(cmd: list[str], timeout: float, memory_limit_gb: float, log: Path)
             watcher = threading.Thread(target=_watch, args=(proc.pid, began + timeout, memory_limit_gb, killed, done),
                                        daemon=True)
             watcher.start()
-            _, status, usage = os.wait4(proc.pid, 0)
+            try:
+                _, status, usage = os.wait4(proc.pid, 0)
+            except BaseException:  # Ctrl-C: the child runs in its own session, so end it here
+                os.killpg(proc.pid, signal.SIGKILL)
+                os.waitpid(proc.pid, 0)
+                raise
             wall = time.perf_counter() - began
             done.set()
             proc.returncode = os.waitstatus_to_exitcode(status)
-        fcntl.flock(lock, fcntl.LOCK_UN)
     tail = log.read_text(errors="replace").strip().splitlines()[-3:]
     return Child(proc.returncode, wall, usage.ru_maxrss / 1024.0, killed[0] if killed else "", lock_wait,
                  load_before, " / ".join(tail))
@@ -643,6 +670,14 @@ def measure_instance(name: str, args) -> dict:
     state = {"identity": ident, "instance": name, "scenario": str(scenario),
              "pipeline": cached.get("pipeline", []), "cold": cached.get("cold")}
     print(f"{name}: {scenario}", flush=True)
+    with bench_lock() as waited:
+        if waited > 1:
+            print(f"  waited {waited:.0f} s for {LOCK}", flush=True)
+        _measure_all(name, scenario, state, cache_path, args, work)
+    return state
+
+
+def _measure_all(name: str, scenario: Path, state: dict, cache_path: Path, args, work: Path) -> None:
     for gap in args.gaps:
         for repeat in range(args.repeats):
             if any(r["gap_target"] == gap and r["repeat"] == repeat for r in state["pipeline"]):
@@ -654,7 +689,6 @@ def measure_instance(name: str, args) -> dict:
         folder = Path(planned[0]["folder"]) if planned else None
         state["cold"] = measure_cold(name, variant(scenario, min(GAPS), args.time_limit, work), folder, args, work)
         _write_json(cache_path, state)
-    return state
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -848,7 +882,8 @@ def header(states: list[dict], args, loads: tuple[tuple[float, ...], tuple[float
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "optimizer", "models"], cwd=REPO, capture_output=True,
                            text=True).stdout.strip()
-    codes = sorted({s["identity"]["code_hash"] for s in states})
+    codes = sorted({r["code_hash"] for s in states for r in s["pipeline"] if r.get("code_hash")}
+                   or {s["identity"]["code_hash"] for s in states})
     when = sorted({r["when"] for s in states for r in s["pipeline"] if r.get("when")})
     run_loads = [r["load_before"] for s in states for r in s["pipeline"]] + \
         [s["cold"]["load_before"] for s in states if s.get("cold") and s["cold"].get("load_before") is not None]
@@ -860,7 +895,9 @@ def header(states: list[dict], args, loads: tuple[tuple[float, ...], tuple[float
         f"Machine: `nproc` {os.cpu_count()}, {cpu}, {mem_gb:.0f} GB RAM; Python {platform.python_version()}; "
         f"{versions} (HiGHS {highs_version()}). Commit {commit}"
         + (" with uncommitted changes in optimizer/ or models/" if dirty else "")
-        + f", engine code hash {', '.join(codes)}. Measured {when[0][:16] if when else '?'} to "
+        + f", engine code hash {', '.join(codes)}"
+        + (" (the working tree changed during the measurement: runs used different engine code)" if len(codes) > 1
+           else "") + f". Measured {when[0][:16] if when else '?'} to "
         f"{when[-1][:16] if when else '?'} UTC; 1-minute load average {min(run_loads, default=0):.2f}-"
         f"{max(run_loads, default=0):.2f} just before the timed processes ({loads[0][0]:.2f} when this invocation "
         f"started, {loads[1][0]:.2f} when it ended). Each timed process held `/tmp/territory-bench.lock`; time "
