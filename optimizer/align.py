@@ -10,8 +10,9 @@ MIPs run over restricted pair sets, but the bound reported is valid for the full
 2. **A first plan**: round the LP (at most ``K - 1`` whole units are split) and, if the band breaks,
    repair it by moves and swaps (``optimizer.band_repair``), then, for what is left, with a small MIP
    around the out-of-band territories (``optimizer.repair``).
-3. **Improve** with the MIP over the LP's support, each unit's cheapest pairs by reduced cost and the
-   plan's own pairs, warm-started, stopped as soon as ``LB`` certifies the target gap.
+3. **Improve** by local search (moves and swaps), then window by window (exact MIPs over a dozen
+   neighbouring territories, ``optimizer.window_search``), then with the MIP over the LP's support, each
+   unit's cheapest pairs by reduced cost and the plan's own pairs, warm-started, stopped as soon as ``LB`` certifies the target gap.
 4. **Certified bound.** A plan using a binary pair ``p`` costs at least ``LB + r_p``. So a MIP over pairs
    ``E`` with bound ``B_E`` proves the full optimum is at least ``min(B_E, LB + min r_p, p not in E)``
    (shared units keep all their pairs: a fractional share escapes the argument). The best such bound is
@@ -32,6 +33,7 @@ import numpy as np
 from optimizer.errors import InfeasibleError, NoPlanError
 from optimizer.band_repair import repair_band
 from optimizer.local_search import improve_plan
+from optimizer.window_search import improve_by_windows
 from optimizer.repair import nearest, out_of_band, repair_pairs, round_lp
 from optimizer.pair_model import PairModel
 from optimizer.restricted import ELASTIC_PRICE, AlignmentProblem, Clock, Restricted
@@ -40,7 +42,7 @@ from optimizer.solver import SolverOptions, SolveStatus, relative_gap, solve
 __all__ = ["AlignmentProblem", "AlignmentSolution", "solve_alignment"]
 
 INITIAL_NEAREST = 8  # bases per unit in the first pricing LP
-INITIAL_NEAREST_WITH_START = 4  # ... when a balanced start allocation comes with the bases (large instances)
+INITIAL_NEAREST_WITH_START = 2  # ... when a balanced start allocation comes with the bases (large instances)
 ENTERING_PER_UNIT = 2  # pairs a unit may bring into the LP per pricing round
 PLAN_CHEAPEST = (3, 8, 10**9)  # pairs of least reduced cost per unit when no first plan exists (last: all)
 CERTIFY_ROUNDS = 3
@@ -51,6 +53,8 @@ PLAN_GAP_SHARE = 0.25  # HiGHS's own gap target, as a share of the user's, while
 REPAIR_TIME_SHARE = 0.5  # at most this share of the time left goes to the repair MIP
 LOCAL_SEARCH_SECONDS = 10.0
 BAND_REPAIR_SECONDS = 15.0
+WINDOW_TIME_SHARE = 0.9  # of the time left, for improving the plan window by window
+WINDOWS_ABOVE_PAIRS = 2_000_000  # unit-territory pairs; below, windows were slower than the MIP over cheap pairs
 SHARE_EPS = 1e-6
 
 
@@ -162,6 +166,7 @@ def solve_alignment(problem: AlignmentProblem, options: SolverOptions) -> Alignm
     if search.grid is None:
         _find_any_plan(search)
     _local_search(search)
+    _windows(search)
     for attempt in range(CERTIFY_ROUNDS):
         if search.grid is None or search.certified() or clock.left() <= 1.0:
             break
@@ -227,11 +232,13 @@ def _first_plan(search: _Search) -> None:
                           "territories_outside_band": int(violated.size)})
     if violated.size and problem.penalty is None:
         began = time.perf_counter()
-        rounded = repair_band(rounded, problem.cost, problem.load, problem.shared, problem.lower, problem.upper,
-                              min(BAND_REPAIR_SECONDS, max(search.clock.left() * 0.2, 0.0)))
-        violated = out_of_band(rounded, problem.load, problem.lower, problem.upper)
+        repaired = repair_band(rounded, problem.cost, problem.load, problem.shared, problem.lower, problem.upper,
+                               min(BAND_REPAIR_SECONDS, max(search.clock.left() * 0.2, 0.0)))
+        left = out_of_band(repaired, problem.load, problem.lower, problem.upper)
         search.stages.append({"stage": "band repair", "seconds": round(time.perf_counter() - began, 3),
-                              "objective": problem.plan_cost(rounded), "territories_outside_band": int(violated.size)})
+                              "objective": problem.plan_cost(repaired), "territories_outside_band": int(left.size)})
+        if left.size == 0:  # else the MIP repairs the rounded plan: greedy moves of heavy units cost too much
+            rounded, violated = repaired, left
     if violated.size == 0 or problem.penalty is not None:
         search.offer(rounded, problem.plan_cost(rounded))
     else:
@@ -249,6 +256,20 @@ def _local_search(search: _Search) -> None:
                         budget)
     search.offer(grid, problem.plan_cost(grid))
     search.stages.append({"stage": "local search", "seconds": round(time.perf_counter() - began, 3),
+                          "objective": search.objective})
+
+
+def _windows(search: _Search) -> None:
+    """Exact small MIPs over a few neighbouring territories at a time (``optimizer.window_search``)."""
+    if search.grid is None or search.certified() or search.clock.left() <= 1.0:
+        return
+    if search.problem.distance_km.size <= WINDOWS_ABOVE_PAIRS:  # HiGHS improves smaller plans faster as a whole
+        return
+    began = time.perf_counter()
+    grid, solved = improve_by_windows(search.problem, search.grid.copy(), search.lp.shares, search.lp.reduced,
+                                      search.options, search.clock.left() * WINDOW_TIME_SHARE, search.good_enough)
+    search.offer(grid, search.problem.plan_cost(grid))
+    search.stages.append({"stage": "windows", "windows": solved, "seconds": round(time.perf_counter() - began, 3),
                           "objective": search.objective})
 
 

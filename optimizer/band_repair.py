@@ -68,65 +68,78 @@ def _outside(loads, lower, upper):
     return np.maximum(lower - loads, 0.0) + np.maximum(loads - upper, 0.0)
 
 
-def _violation_change(loads, lower, upper, a, b, shift):
-    """Change of total violation when ``shift`` workload goes from ``a`` to ``b``."""
-    before = _one(loads[a], lower[a], upper[a]) + _one(loads[b], lower[b], upper[b])
-    after = _one(loads[a] - shift, lower[a], upper[a]) + _one(loads[b] + shift, lower[b], upper[b])
+def _violation_change(loads, lower, upper, src, dst, shift):
+    """Change of total violation when ``shift`` workload goes from ``src`` to ``dst`` (arrays)."""
+    before = _outside(loads[src], lower[src], upper[src]) + _outside(loads[dst], lower[dst], upper[dst])
+    after = (_outside(loads[src] - shift, lower[src], upper[src])
+             + _outside(loads[dst] + shift, lower[dst], upper[dst]))
     return after - before
 
 
-def _one(value, low, high):
-    return max(low - value, 0.0) + max(value - high, 0.0)
+def _array(items: set[int]) -> np.ndarray:
+    return np.fromiter(items, dtype=np.int64, count=len(items))
 
 
 def _fix(a, owner, members, alternatives, cost, load, loads, lower, upper) -> int:
     """Best move or swap that lowers the violation of territory ``a`` (giving if above, taking if below)."""
     over = loads[a] > upper[a]
-    best, best_score = None, 0.0
+    near = _near(a, alternatives, members)
     if over:  # a unit of a goes to one of its alternatives
-        candidates = [(i, a, int(b)) for i in members[a] for b in alternatives[i] if b != a]
+        units = _array(members[a])
+        unit, dst = np.repeat(units, alternatives.shape[1]), alternatives[units].ravel()
+        keep = dst != a
+        unit, dst = unit[keep], dst[keep]
+        src = np.full(len(unit), a)
     else:  # a unit that has a among its alternatives comes to a
-        candidates = [(i, int(owner[i]), a) for b in _near(a, alternatives, members) for i in members[b]
-                      if a in alternatives[i]]
-    for i, src, dst in candidates:
-        dv = _violation_change(loads, lower, upper, src, dst, load[i])
-        if dv < -EPS:
-            score = (cost[i, dst] - cost[i, src]) / -dv
-            if best is None or score < best_score:
-                best, best_score = ("move", i, src, dst), score
-    if best is None:
-        best = _best_swap(a, over, owner, members, alternatives, cost, load, loads, lower, upper)
-    if best is None:
+        units = np.concatenate([_array(members[b]) for b in near]) if near else np.zeros(0, np.int64)
+        unit = units[(alternatives[units] == a).any(axis=1)] if units.size else units
+        src, dst = owner[unit], np.full(len(unit), a)
+    if unit.size:
+        dv = _violation_change(loads, lower, upper, src, dst, load[unit])
+        helps = np.flatnonzero(dv < -EPS)
+        if helps.size:
+            score = (cost[unit[helps], dst[helps]] - cost[unit[helps], src[helps]]) / -dv[helps]
+            best = helps[int(np.argmin(score))]
+            _apply(int(unit[best]), int(src[best]), int(dst[best]), owner, members, load, loads)
+            return 1
+    swap = _best_swap(a, over, near, members, alternatives, cost, load, loads, lower, upper)
+    if swap is None:
         return 0
-    if best[0] == "move":
-        _, i, src, dst = best
-        _apply(i, src, dst, owner, members, load, loads)
-    else:
-        _, i, j, src, dst = best
-        _apply(i, src, dst, owner, members, load, loads)
-        _apply(j, dst, src, owner, members, load, loads)
+    i, j, src_t, dst_t = swap
+    _apply(i, src_t, dst_t, owner, members, load, loads)
+    _apply(j, dst_t, src_t, owner, members, load, loads)
     return 1
 
 
-def _near(a, alternatives, members):
-    """Territories whose units count ``a`` among their alternatives (found through a's own units)."""
-    return {int(b) for i in members[a] for b in alternatives[i] if b != a}
+def _near(a, alternatives, members) -> list[int]:
+    """Territories among the alternatives of a's own units."""
+    units = _array(members[a])
+    if units.size == 0:
+        return []
+    return [int(b) for b in np.unique(alternatives[units]) if b != a]
 
 
-def _best_swap(a, over, owner, members, alternatives, cost, load, loads, lower, upper):
-    best, best_score = None, 0.0
-    for b in _near(a, alternatives, members):
+def _best_swap(a, over, near, members, alternatives, cost, load, loads, lower, upper):
+    """Best exchange of one unit of ``a`` with one unit of a nearby territory, by added travel per
+    unit of violation removed."""
+    best, best_score = None, np.inf
+    for b in near:
         src, dst = (a, b) if over else (b, a)
-        outgoing = [i for i in members[src] if dst in alternatives[i]]
-        incoming = [j for j in members[dst] if src in alternatives[j]]
-        for i in outgoing:
-            for j in incoming:
-                shift = load[i] - load[j]
-                dv = _violation_change(loads, lower, upper, src, dst, shift)
-                if dv < -EPS:
-                    score = (cost[i, dst] - cost[i, src] + cost[j, src] - cost[j, dst]) / -dv
-                    if best is None or score < best_score:
-                        best, best_score = ("swap", i, j, src, dst), score
+        out_units, in_units = _array(members[src]), _array(members[dst])
+        if out_units.size == 0 or in_units.size == 0:
+            continue
+        out_units = out_units[(alternatives[out_units] == dst).any(axis=1)]
+        in_units = in_units[(alternatives[in_units] == src).any(axis=1)]
+        if out_units.size == 0 or in_units.size == 0:
+            continue
+        shift = load[out_units][:, None] - load[in_units][None, :]
+        dv = _violation_change(loads, lower, upper, np.array([src]), np.array([dst]), shift)
+        extra = (cost[out_units, dst] - cost[out_units, src])[:, None] + (cost[in_units, src] - cost[in_units, dst])[None, :]
+        score = np.where(dv < -EPS, extra / np.maximum(-dv, EPS), np.inf)
+        flat = int(np.argmin(score))
+        if score.flat[flat] < best_score:
+            r, c = divmod(flat, score.shape[1])
+            best, best_score = (int(out_units[r]), int(in_units[c]), src, dst), float(score.flat[flat])
     return best
 
 
