@@ -43,12 +43,16 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default runs/<scenario name>)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Override solver.time_limit (seconds)."),
     log: bool = typer.Option(False, "--log", help="Also write the HiGHS log to solver.log in the run folder."),
+    settings: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+                                       help="Override a scenario key, e.g. --set solver.target_gap=0.002 "
+                                            "(repeatable; the value is read as YAML)."),
 ) -> None:
     """Solve a scenario and write summary.json, assignments.csv, territories.csv and map.html."""
     try:
         if time_limit is not None and time_limit <= 0:
             raise _bad_flag("--time-limit", "must be > 0")
-        spec = _load(scenario, {"solver.time_limit": time_limit} if time_limit else None)
+        overrides = _settings(settings) | ({"solver.time_limit": time_limit} if time_limit else {})
+        spec = _load(scenario, overrides or None)
         folder = out or Path("runs") / spec.slug
         outcome = _run_with_progress(spec, folder, log)
     except TerritoryError as exc:
@@ -59,6 +63,19 @@ def run(
     print_summary(outcome.summary, outcome.folder, rich=_on_terminal(), lines_for=resolve(kind_of(spec).lines))
     if outcome.summary["status"] == "no_plan":
         raise typer.Exit(int(ExitCode.NO_PLAN_IN_TIME))
+
+
+def _settings(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` pairs as dotted overrides, each value parsed as one YAML scalar or list."""
+    from optimizer.yamlio import parse_value
+
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise _bad_flag("--set", f"'{item}' is not KEY=VALUE (e.g. --set balance.tolerance=0.03)")
+        overrides[key.strip()] = parse_value(value, f"--set {key.strip()}")
+    return overrides
 
 
 def _bad_flag(flag: str, what: str) -> TerritoryError:

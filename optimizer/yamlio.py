@@ -95,3 +95,14 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(str(path), "the top level must be a mapping of keys to values", "see `territory schema`")
     return data
+
+
+def parse_value(text: str, where: str) -> Any:
+    """One value given on the command line (``--set key=value``), read with the same strict loader."""
+    if len(text) > 4096:
+        raise InputError(where, "the value is longer than 4096 characters", "put it in the scenario file")
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader derives from SafeLoader
+    except yaml.YAMLError as exc:
+        raise InputError(where, f"not a valid YAML value: {str(exc).splitlines()[0]}",
+                         "quote strings, e.g. --set name='my plan'") from None

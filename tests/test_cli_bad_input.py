@@ -140,3 +140,26 @@ def test_schema_is_json_and_piping_into_head_exits_cleanly():
     assert "Traceback" not in result.stderr
     schema = yaml.safe_load(territory("schema").stdout)
     assert {"units", "workload", "territories", "balance"} <= set(schema["properties"])
+
+
+@pytest.mark.parametrize("setting, needles", [
+    ("balance", ("--set", "KEY=VALUE")),
+    ("balance.tolerence=0.1", ("unknown key `balance.tolerence`", "`tolerance`")),
+    ("balance.tolerance=[oops", ("--set balance.tolerance", "not a valid YAML value")),
+    ("balance.tolerance=-1", ("balance.tolerance",)),
+])
+def test_bad_command_line_override(tmp_path, grid_dataset, setting, needles):
+    path = write_scenario(tmp_path, grid_dataset)
+    out = tmp_path / "out"
+    assert_refused(territory("run", str(path), "--out", str(out), "--set", setting), ExitCode.BAD_INPUT, *needles)
+    assert not out.exists()
+
+
+def test_command_line_override_reaches_the_run(tmp_path, grid_dataset):
+    path = write_scenario(tmp_path, grid_dataset)
+    out = tmp_path / "out"
+    result = territory("run", str(path), "--out", str(out), "--set", "solver.target_gap=0.002",
+                       "--set", "name=overridden")
+    assert result.returncode == 0, result.stderr
+    summary = yaml.safe_load((out / "summary.json").read_text())
+    assert summary["target_gap"] == 0.002 and summary["scenario"] == "overridden"
