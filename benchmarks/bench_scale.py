@@ -677,6 +677,14 @@ def measure_instance(name: str, args) -> dict:
     return state
 
 
+def cached_state(name: str) -> dict | None:
+    """The results last measured for ``name`` (whatever engine code they were measured with)."""
+    state = load_cache(cache_dir() / "results" / f"{name}.json")
+    if not state:
+        print(f"{name}: nothing cached", file=sys.stderr)
+    return state or None
+
+
 def _measure_all(name: str, scenario: Path, state: dict, cache_path: Path, args, work: Path) -> None:
     for gap in args.gaps:
         for repeat in range(args.repeats):
@@ -699,15 +707,16 @@ STAGE_KINDS = ("LP", "repair", "local", "MIP")
 
 
 def stage_split(stages: list[dict]) -> dict[str, float]:
-    """HiGHS seconds per kind of stage: LP (pricing LPs), repair MIP, local search, every other MIP."""
+    """Seconds per kind of stage as ``stages`` records them: LP (pricing LPs), repair (MIP or heuristic),
+    local search, and every other stage (MIPs, windows of MIPs)."""
     split = dict.fromkeys(STAGE_KINDS, 0.0)
     for stage in stages or []:
         seconds = stage.get("seconds")
         if seconds is None:
             continue
         name = str(stage.get("stage", ""))
-        kind = ("LP" if name.startswith("lp") else "repair" if name.startswith("repair")
-                else "local" if name.startswith("local") else "MIP")
+        kind = ("LP" if name.startswith("lp") else "repair" if "repair" in name
+                else "local" if "local" in name else "MIP")
         split[kind] += float(seconds)
     return split
 
@@ -887,9 +896,11 @@ def header(states: list[dict], args, loads: tuple[tuple[float, ...], tuple[float
     when = sorted({r["when"] for s in states for r in s["pipeline"] if r.get("when")})
     run_loads = [r["load_before"] for s in states for r in s["pipeline"]] + \
         [s["cold"]["load_before"] for s in states if s.get("cold") and s["cold"].get("load_before") is not None]
-    command = "benchmarks/bench_scale.py " + " ".join(a for a in sys.argv[1:] if a != "--write")
+    command = "benchmarks/bench_scale.py " + " ".join(a for a in sys.argv[1:] if a not in ("--write", "--from-cache"))
+    counts = sorted({sum(r["gap_target"] == g for r in s["pipeline"]) for s in states for g in GAPS} - {0})
+    repeats = "-".join(map(str, counts[:1] + counts[-1:] if len(counts) > 1 else counts)) or "0"
     return [
-        f"Command: `.venv/bin/python {command.strip()}` ({args.repeats} fresh `territory run` processes per "
+        f"Command: `.venv/bin/python {command.strip()}` ({repeats} fresh `territory run` processes per "
         "instance and target gap, medians; one cold HiGHS process per instance).",
         "",
         f"Machine: `nproc` {os.cpu_count()}, {cpu}, {mem_gb:.0f} GB RAM; Python {platform.python_version()}; "
@@ -918,8 +929,9 @@ NOTES = [
     "bases, model, solves, independent checks, map) over the runs that ended with a certified gap at or below "
     "the target; \"not in T s\" gives the best gap the runs reached, \"no plan in T s\" means exit code 4 (or "
     "killed far past the limit). Phases are `summary.json` `seconds` (medians over the runs that wrote a "
-    "plan); the `solve:` columns are its `stages` grouped by kind (LP: pricing LPs; repair; local: local "
-    "search; MIP: every other MIP, HiGHS time only); `unaccounted` is `total` minus the phases (e.g. handing "
+    "plan); the `solve:` columns are its `stages` grouped by name (LP: pricing LPs; repair: repair MIP or "
+    "heuristic; local: local search; MIP: every other stage, e.g. improving or certifying MIPs and windows), "
+    "with the seconds each stage records; `unaccounted` is `total` minus the phases (e.g. handing "
     "models to HiGHS); `start-up` is the process wall time minus `total`.",
     "- \\* The run folder records no hand-over time, so the share counts `build` only (Pyomo build plus the "
     "standard-form compile; `passModel` is inside `unaccounted`).",
@@ -981,13 +993,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
     parser.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
+    parser.add_argument("--from-cache", action="store_true",
+                        help="only render the table from the results cached for --instances (no runs)")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(DEFAULT_INSTANCES))
         return
     load_start = os.getloadavg()
-    states = [measure_instance(name, args) for name in args.instances]
+    if args.from_cache:
+        states = [cached_state(name) for name in args.instances]
+        states = [s for s in states if s is not None]
+    else:
+        states = [measure_instance(name, args) for name in args.instances]
     text = render(states, args, (load_start, os.getloadavg()))
     if args.write:
         write_section(text)
