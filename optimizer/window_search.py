@@ -12,7 +12,8 @@ locally, exactly, by a large-neighbourhood search:
 * that sub-model is ``models.alignment`` itself over the window's units and pairs, solved by HiGHS from
   the current plan, so a window never makes the plan worse;
 * windows are visited worst first (the territories whose travel exceeds their LP travel most), and a
-  window is solved again only after one of its territories changed.
+  window is solved again only after one of its territories changed; when no window improves the plan,
+  windows grow by half.
 
 The plan stays inside the band throughout; the bound is untouched (it is the LP's or a full MIP's).
 """
@@ -31,6 +32,7 @@ from optimizer.solver import SolverOptions, solve
 WINDOW = 12
 ALTERNATIVES = 4
 WINDOW_SECONDS = 2.0
+WINDOW_GROWTH = 1.5  # window size factor once no window of the current size improves the plan
 WINDOW_GAP = 1e-4  # of the whole plan's travel: a window stops once that close to its own bound
 
 
@@ -41,7 +43,8 @@ def improve_by_windows(problem: AlignmentProblem, grid: np.ndarray, lp_shares: n
     n, k = problem.distance_km.shape
     window = min(WINDOW, k)
     bases = np.argmin(problem.distance_km, axis=0)  # the unit nearest each base stands for it
-    neighbours = np.argsort(problem.distance_km[bases], axis=1)[:, :window]
+    by_distance = np.argsort(problem.distance_km[bases], axis=1)
+    neighbours = by_distance[:, :window]
     cost = problem.cost
     whole = np.flatnonzero(~problem.shared)
     owner = np.argmax(grid, axis=1)
@@ -52,8 +55,13 @@ def improve_by_windows(problem: AlignmentProblem, grid: np.ndarray, lp_shares: n
     solved = 0
     while time.perf_counter() < deadline and (good_enough is None or objective > good_enough):
         open_seeds = np.flatnonzero(~stale)
-        if open_seeds.size == 0:
-            break
+        if open_seeds.size == 0:  # no window of this size improves the plan: try larger ones
+            if window >= k:
+                break
+            window = min(k, int(window * WINDOW_GROWTH))
+            neighbours = by_distance[:, :window]
+            stale[:] = False
+            continue
         travel = np.bincount(owner[whole], weights=cost[whole, owner[whole]], minlength=k) + shared_travel
         seed = int(open_seeds[np.argmax((travel - lp_travel)[open_seeds])])
         territories = neighbours[seed]
