@@ -18,6 +18,7 @@ is ``(incumbent - best bound) / incumbent``.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,9 @@ MAX_CUT_ROUNDS = 200
 ROUND_GAP = 0.05  # gap of the contiguity rounds before any plan is in one piece
 REPAIR_SECONDS = 20.0  # most a repair of one round's plan may take (see optimizer.contiguity_repair)
 REPAIR_TIME_SHARE = 0.2  # and at most this share of the time left
+LP_REPAIR_SHARE = 0.5  # the rounded LP (often far outside the band) gets half of that
+ROUND_SECONDS = 60.0  # a round with an incumbent runs at least this long (time permitting) ...
+ROUND_TIME_SHARE = 0.25  # ... or this share of the time left, whichever is longer
 STALL_ROUNDS = 3  # stop after this many rounds that improve neither the connected plan nor the bound
 STALL_PROGRESS = 1e-4  # by more than this share
 
@@ -74,14 +78,15 @@ class _Rounds:
             round_bound = min(round_bound, self.lp.value + float(excluded.min()) if excluded.size else math.inf)
         self.bound = max(self.bound, round_bound)
 
-    def repair(self, grid: np.ndarray, source: str) -> None:
+    def repair(self, grid: np.ndarray, source: str, share: float = 1.0) -> None:
         """Offer the connected plan the heuristic makes of ``grid`` (``optimizer.contiguity_repair``)."""
-        seconds = min(REPAIR_SECONDS, max(self.clock.left() * REPAIR_TIME_SHARE, 0.5))
+        seconds = share * min(REPAIR_SECONDS, max(self.clock.left() * REPAIR_TIME_SHARE, 0.5))
+        began = time.perf_counter()
         repaired = connected_plan(self.problem, self.rules, grid, seconds, ROOT_SHARE)
-        self.stages.append({"stage": f"repair ({source})", "seconds": round(repaired.seconds if repaired else seconds, 3),
+        self.stages.append({"stage": f"repair ({source})", "seconds": round(time.perf_counter() - began, 3),
                             "objective": repaired.objective if repaired else None,
                             "status": "connected" if repaired else "no connected plan in the band"})
-        if repaired is not None:
+        if repaired is not None and repaired.feasible:
             self.offer(repaired.grid, repaired.objective, source)
 
     def certified(self, target_gap: float) -> bool:
@@ -103,7 +108,7 @@ def solve_with_rules(problem: AlignmentProblem, rules: RuleSet, options: SolverO
     if lp is not None:
         rounds.bound = lp.value
         if contiguous:
-            rounds.repair(round_lp(lp.shares, problem.shared), "rounded LP")
+            rounds.repair(round_lp(lp.shares, problem.shared), "rounded LP", LP_REPAIR_SHARE)
     cuts: list[tuple[int, int, np.ndarray]] = []  # unit, territory, border units
     grid, logs, result, stalled, last = None, [], None, 0, (math.inf, -math.inf)
     tight = not contiguous  # cut rounds aim at a looser gap until some plan is in one piece
@@ -116,8 +121,10 @@ def solve_with_rules(problem: AlignmentProblem, rules: RuleSet, options: SolverO
         model = restrict(problem, pairs, clock, problem.penalty, _model_rules(problem, rules, pair_id, cuts))
         warm = rounds.grid if rounds.grid is not None else grid
         start = model.start(problem, warm) if warm is not None else None
-        reserve = REPAIR_SECONDS if contiguous else 0.0  # keep time to repair this round's plan
-        seconds = max(clock.left() - reserve, min(clock.left(), 1.0), 0.05)
+        seconds = max(clock.left(), 0.05)
+        if contiguous and rounds.grid is not None:  # leave time to repair this round's plan and run more rounds
+            seconds = max(min(clock.left() - REPAIR_SECONDS, max(ROUND_SECONDS, ROUND_TIME_SHARE * clock.left())),
+                          min(clock.left(), 1.0), 0.05)
         result = solve(model.compiled, SolverOptions(seconds, gap, options.threads, options.seed, options.keep_log),
                        start=start)
         clock.solve += result.seconds
@@ -160,7 +167,10 @@ def solve_with_rules(problem: AlignmentProblem, rules: RuleSet, options: SolverO
             raise NoPlanError("contiguity", f"territories were still in pieces after {round_ + 1} rounds of cuts "
                               "when the time limit was reached", "raise solver.time_limit")
         cuts += new_cuts
-    if rounds.grid is None:
+    if rounds.grid is None:  # only without contiguity, or after MAX_CUT_ROUNDS with every plan in pieces
+        if contiguous:
+            raise NoPlanError("contiguity", f"no plan in one piece after {MAX_CUT_ROUNDS} rounds of cuts",
+                              "raise solver.time_limit or widen balance.tolerance")
         rounds.offer(grid, rules_objective(problem, rules, grid), "last round")
     if rounds.first_plan_seconds is not None:
         stages.append({"stage": "first connected plan" if contiguous else "first plan",

@@ -47,6 +47,8 @@ CHAIN_DEPTH = 12  # longest chain of territories a balance push may use
 DESCENT_STEPS = 2_000  # steps of one descent of the balance repair
 DIFFUSE_HOPS = 3  # territories this far from a broken band help even out the workload
 COMPOUND_TRIES = 20  # moves tried per stuck territory that may cut its donor
+BAND_EPS = 1e-7  # band violation taken as none
+BALANCE_SHARE = 0.8  # of the time given, at most this share goes to the band; the rest improves the cost
 LP_MARGIN = 1e-7  # the share LP aims this far inside each band, so renormalised shares stay inside
 
 
@@ -58,6 +60,12 @@ class Repaired:
     objective: float
     seconds: float
     moves: int
+    outside: float = 0.0  # hard band (and budget) violation left: 0 for a plan of the model
+    violated: tuple[int, ...] = ()  # territories outside their band
+
+    @property
+    def feasible(self) -> bool:
+        return self.outside <= 0.0
 
 
 def rules_objective(problem, rules, grid: np.ndarray) -> float:
@@ -74,7 +82,8 @@ def _moved(rules, grid: np.ndarray) -> float:
 
 
 def connected_plan(problem, rules, grid: np.ndarray, seconds: float, root_share: float) -> Repaired | None:
-    """A connected plan meeting every rule, built from ``grid``; ``None`` if none was found in ``seconds``."""
+    """A connected plan built from ``grid`` meeting every rule, or every rule but the bands (``outside > 0``,
+    for a caller that can re-solve around ``violated``); ``None`` if no such plan was found in ``seconds``."""
     began = time.perf_counter()
     deadline = began + seconds
     state = _State(problem, rules, grid, root_share)
@@ -86,12 +95,15 @@ def connected_plan(problem, rules, grid: np.ndarray, seconds: float, root_share:
             break
     if not state.all_connected():
         return None
-    state.balance(began + 0.6 * seconds)
+    state.balance(began + BALANCE_SHARE * seconds)
     state.improve(deadline)
     plan = state.grid()
-    if not state.valid():
+    if not state.valid(band=False):
         return None
-    return Repaired(plan, rules_objective(problem, rules, plan), time.perf_counter() - began, state.moves)
+    outside = state.total_violation()
+    outside = 0.0 if outside <= BAND_EPS else outside
+    return Repaired(plan, rules_objective(problem, rules, plan), time.perf_counter() - began, state.moves, outside,
+                    tuple(state._violated()) if outside else ())
 
 
 class _State:
@@ -725,9 +737,9 @@ class _State:
         return None
 
     # ---- the final word ----------------------------------------------------------------------------
-    def valid(self) -> bool:
+    def valid(self, band: bool = True) -> bool:
         plan = self.grid()
-        if not self.all_connected() or self.total_violation() > 1e-7:
+        if not self.all_connected() or (band and self.total_violation() > BAND_EPS):
             return False
         if not np.allclose(plan.sum(axis=1), 1.0, atol=1e-6) or (plan[~self.allowed & ~self.problem.shared[:, None]]
                                                                    > 0).any():
