@@ -48,6 +48,7 @@ DESCENT_STEPS = 2_000  # steps of one descent of the balance repair
 DIFFUSE_HOPS = 3  # territories this far from a broken band help even out the workload
 COMPOUND_TRIES = 20  # moves tried per stuck territory that may cut its donor
 BAND_EPS = 1e-7  # band violation taken as none
+FLOW_AIM = 0.5  # the flow LP aims this share of each half-band inside the band
 BALANCE_SHARE = 0.8  # of the time given, at most this share goes to the band; the rest improves the cost
 LP_MARGIN = 1e-7  # the share LP aims this far inside each band, so renormalised shares stay inside
 
@@ -490,7 +491,8 @@ class _State:
             if not worst or time.perf_counter() > deadline:
                 return
             t = worst[0]
-            if not (self._direct(t) or self._chain(t) or self._diffuse(worst) or self._compound(t)):
+            if not (self._direct(t) or self._chain(t) or self._diffuse(worst) or self._flow()
+                    or self._compound(t)):
                 return
 
     def _perturb(self, t: int, rng: np.random.Generator) -> bool:
@@ -539,6 +541,46 @@ class _State:
         if applied:
             self.rebalance_shares()
         return applied > 0
+
+    def _flow(self) -> bool:
+        """Route workload between adjacent territories as a least-total-flow LP says every band needs (aiming
+        ``FLOW_AIM`` of the half-band inside), then move boundary units along each edge with flow; kept
+        only if the total violation drops. Regional surpluses need flows along many paths at once."""
+        if not self.hard[0]:
+            return False
+        graph, _ = self._territory_graph()
+        edges = np.array([(a, b) for a in range(len(graph)) for b in graph[a]], int).reshape(-1, 2)
+        if not edges.size:
+            return False
+        k, m = self.lo.shape[1], len(edges)
+        load, lo, hi = self.totals[0], self.lo[0], self.hi[0]
+        aim = FLOW_AIM * 0.5 * (hi - lo)
+        net = coo_array((np.r_[-np.ones(m), np.ones(m)], (np.r_[edges[:, 0], edges[:, 1]],
+                                                          np.r_[np.arange(m), np.arange(m)])), shape=(k, m))
+        eye = coo_array((np.ones(k), (np.arange(k), np.arange(k))), shape=(k, k))
+        zero = coo_array((k, k))
+        a_up = hstack([net, -eye, zero])  # load + net - excess <= hi - aim
+        a_lo = hstack([-net, zero, -eye])  # load + net + shortfall >= lo + aim
+        res = linprog(np.r_[np.ones(m), np.full(2 * k, 1e4)], A_ub=vstack([a_up, a_lo]),
+                      b_ub=np.r_[hi - aim - load, load - lo - aim], bounds=(0, None), method="highs")
+        if res.status != 0:
+            return False
+        flow = res.x[:m]
+        before, saved = self.total_violation(), self.snapshot()
+        for e in np.argsort(-flow).tolist():
+            left = flow[e]
+            while left > 0.5 * self.weight[0].mean() and left > EPS:
+                moved = self._push_one(int(edges[e, 0]), int(edges[e, 1]), left)
+                if moved is None or self.weight[0, moved] > 1.5 * left + EPS:
+                    if moved is not None:
+                        self._move(moved, int(edges[e, 1]), int(edges[e, 0]))
+                    break
+                left -= self.weight[0, moved]
+        self.rebalance_shares()
+        if self.total_violation() < before - EPS:
+            return True
+        self.restore(saved)
+        return False
 
     def _compound(self, t: int, tries: int = COMPOUND_TRIES) -> bool:
         """A move that may cut its donor in two, the cut-off part regrown into its neighbours (step 3);
