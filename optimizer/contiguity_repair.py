@@ -706,7 +706,8 @@ class _State:
     # ---- step 5: improvement -----------------------------------------------------------------------
     def improve(self, deadline: float) -> None:
         while time.perf_counter() < deadline:
-            if not (self._improving_moves(deadline) + self._improving_swaps(deadline)):
+            if not (self._improving_moves(deadline) + self._improving_swaps(deadline)
+                    + self._improving_pairs(deadline)):
                 break
         self.rebalance_shares()
 
@@ -754,6 +755,41 @@ class _State:
                 self._move(partner, u, t)
                 applied += 1
         return applied
+
+    def _improving_pairs(self, deadline: float) -> int:
+        """An improving move that breaks a band, followed by the cheapest move that mends it (out of the
+        territory it overloaded or into the one it emptied, to or from any neighbour); kept if the pair
+        lowers the cost. Swaps are the special case where the second move goes back."""
+        units, src, dst = self._boundary_moves()
+        gain = self.cost[units, dst] - self.cost[units, src]
+        applied = 0
+        for m in np.flatnonzero(gain < -EPS)[np.argsort(gain[gain < -EPS])].tolist():
+            if time.perf_counter() > deadline:
+                break
+            i, t, u = int(units[m]), int(src[m]), int(dst[m])
+            if self.owner[i] != t or self.split[i] or not self.may_join(i, u) or not self.stays_connected(t, i):
+                continue
+            before = self.total_violation()
+            d_viol, d_cost = self.deltas(units[m: m + 1], src[m: m + 1], dst[m: m + 1])
+            if d_cost[0] >= -EPS:
+                continue
+            self._move(i, t, u)
+            if self._mend(t, u, before, float(d_cost[0])):
+                applied += 1
+            else:
+                self._move(i, u, t)
+        return applied
+
+    def _mend(self, t: int, u: int, before: float, spent: float) -> bool:
+        found = [self._candidates(x) for x in (u, t)]
+        units = np.concatenate([f[0] for f in found])
+        if not units.size:
+            return False
+        src, dst = np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found])
+        d_viol, d_cost = self.deltas(units, src, dst)
+        now = self.total_violation()
+        good = np.flatnonzero((now + d_viol <= before + EPS) & (spent + d_cost < -EPS))
+        return self._try(units, src, dst, good[np.argsort(d_cost[good])])
 
     def _best_partner(self, i: int, t: int, u: int) -> int | None:
         near_t = {j for x in self.members[t] if x != i for j in self.nbr[x]}
