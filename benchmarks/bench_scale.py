@@ -309,6 +309,7 @@ def solve_cold(highs, time_limit: float, stop_gap: float, extra_bound: float | N
     highs.cbMipImprovingSolution.subscribe(record)
     highs.cbMipLogging.subscribe(record)
     highs.cbMipInterrupt.subscribe(interrupt)
+    highs.cbSimplexInterrupt.subscribe(lambda event: event.interrupt() if time.perf_counter() > deadline else None)
     began = time.perf_counter()
     highs.run()
     seconds = time.perf_counter() - began
