@@ -143,3 +143,33 @@ def test_a_short_time_limit_gives_a_connected_plan_with_its_gap(tmp_path, monkey
     assert 0.0 <= summary["gap"] < 0.05
     assert summary["bound"] >= summary["lp_bound"] - 1e-6
     assert any(stage["stage"] == "first connected plan" for stage in summary["stages"])
+
+
+def line_rules(roots):
+    from optimizer.rule_set import RuleSet
+
+    n = 5
+    neighbours = [np.array([j for j in (i - 1, i + 1) if 0 <= j < n]) for i in range(n)]
+    return RuleSet(allowed=np.ones((n, 2), bool), locks={}, extra_bands=(), together=(), apart=(),
+                   roots=np.array(roots), neighbours=neighbours, current=None, moved_weight=None, max_moved=None,
+                   move_penalty=None)
+
+
+def test_cuts_never_stand_on_a_shared_unit():
+    """A shared unit may hold a tiny share, so ``x[i,t] <= x[shared,t]`` would cut off connected plans: the
+    piece is grown over shared border units first, and no cut is made when that swallows the base."""
+    from optimizer.align_rules import _contiguity_cuts
+
+    def cuts_of(grid, roots, shared):
+        found = _contiguity_cuts(grid, line_rules(roots), np.array(shared))
+        return sorted((unit, t, border.tolist()) for unit, t, border in found)
+
+    grid = np.zeros((5, 2))  # units on a line 0-1-2-3-4
+    grid[[0, 3], 0] = 1.0  # territory 0: base 0 and a piece {3}, whose border {2, 4} holds shared unit 2
+    grid[[1, 2, 4], 1] = 1.0
+    assert cuts_of(grid, [0, 4], [False, False, True, False, False]) == [(1, 1, [0, 3]), (2, 1, [0, 3]),
+                                                                        (3, 0, [1, 4])]
+    grid = np.zeros((5, 2))
+    grid[[1, 3], 0] = [0.5, 1.0]  # territory 0: base 1 (shared) and a piece {3} behind shared unit 2
+    grid[[0, 1, 2, 4], 1] = [1.0, 0.5, 1.0, 1.0]
+    assert cuts_of(grid, [1, 0], [False, True, True, False, False]) == [(4, 1, [3])]
