@@ -13,18 +13,24 @@ rounds have an incumbent from the first seconds on. Each step keeps every territ
 3. **Regrow** (Dijkstra-like): the cheapest pair (unit ``i``, territory ``t``) with ``i`` cut off and next to
    a unit of ``t`` is assigned first, with a surcharge when ``t`` would leave its band; a unit joining a
    territory it borders keeps that territory connected.
-4. **Balance repair** while a hard band is broken: move a boundary unit between adjacent territories
-   (``i: t -> u``, ``i`` next to ``u``, ``t \ {i}`` still connected: a local articulation test) choosing the
-   move of least cost increase per unit of band violation removed; when no single move helps, push
-   workload along the shortest chain of adjacent territories to one with room, kept only if the total
-   violation drops.
-5. **Improve** the objective with the same connected moves and with swaps of two units between two
-   adjacent territories, never breaking a band that holds.
+4. **Balance repair** while a hard band is broken, by moves that keep every territory connected: a
+   boundary unit moves between adjacent territories (``i: t -> u``, ``i`` next to ``u``, ``t \ {i}`` still
+   connected: a local articulation test), the move of least cost increase per unit of violation removed
+   first; else workload is pushed along the shortest chain of adjacent territories to one with room; else
+   workload is evened out around the broken bands (moves lowering ``sum_t (L_t - c_t)^2``) so full
+   neighbours make room; else a least-total-flow LP over the territory graph says how much must cross
+   each border and boundary units follow it; else a move may cut its donor, the cut-off part regrown.
+   Shared units' shares are re-optimised by a small LP (whole units fixed, least violation then least
+   cost). When this descent sticks, a random move around a broken band and a new descent are tried,
+   keeping the least violated state (iterated local search).
+5. **Improve** the objective with the same connected moves, swaps of two units between two adjacent
+   territories, and pairs (an improving move that breaks a band, then the cheapest move that mends it),
+   never breaking a band that holds.
 
-Shared units stay split with their shares (a shared unit whose whole share sits in one territory moves
-like any unit). Locks, together groups and base units never move; apart groups are never joined; further
+Shared units are share rows moved by the share LP only (which may also give them a share in a territory
+they border). Locks, together groups and base units never move; apart groups are never joined; further
 bands and a move budget count as band violation and a move penalty as cost. The result is checked for
-connectivity and every rule before it is returned; a plan it cannot make valid is returned as ``None``.
+connectivity and every rule before it is returned (a plan still outside a band is returned marked so).
 The heuristic proves nothing: it only supplies plans, the MIP rounds supply the bound.
 """
 
