@@ -955,6 +955,9 @@ def render(states: list[dict], args, loads) -> str:
     lines += ["", "Phase split, seconds (medians):", ""] + phase_rows(states)
     lines += ["", "Cold HiGHS, one run per instance:", ""] + cold_rows(states)
     lines += NOTES
+    missing = getattr(args, "missing", [])
+    if missing:
+        lines += [f"- Not measured yet (no cached results): {', '.join(missing)}."]
     return "\n".join(lines) + "\n"
 
 
@@ -1004,6 +1007,7 @@ def main(argv: list[str] | None = None) -> None:
     load_start = os.getloadavg()
     if args.from_cache:
         states = [cached_state(name) for name in args.instances]
+        args.missing = [n for n, s in zip(args.instances, states) if s is None]
         states = [s for s in states if s is not None]
     else:
         states = [measure_instance(name, args) for name in args.instances]
