@@ -254,7 +254,8 @@ def report(repeats: int, results: dict, cost: dict[str, float], before: str) -> 
     head = subprocess.run(["git", "log", "-1", "--format=%h"], capture_output=True, text=True, cwd=REPO).stdout.strip()
     dirty = subprocess.run(["git", "status", "--short", "--untracked-files=no"], capture_output=True, text=True,
                            cwd=REPO).stdout.split()[1::2]
-    print(f"Code: commit {head}" + (f", with uncommitted changes to {', '.join(dirty)}" if dirty else "") + ".")
+    print(f"Code: commit {head}" + (f", with uncommitted changes to {', '.join(dirty)}" if dirty else "") + "."
+          if head else f"Code: {REPO} is not a git checkout (an export: name its commit in the notes).")
     print(f"Repeats: {repeats} fresh `territory sweep` processes per row, rows interleaved; medians.")
     print("Before each run (waiting for a quiet machine): " + "; ".join(QUIET) + ".")
     print("Discarded and run again (other jobs busy meanwhile): " + ("; ".join(DISCARDED) or "none") + ".\n")
