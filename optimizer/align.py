@@ -132,7 +132,9 @@ class _Search:
         result = solve(model.compiled, options, start=start, stop_at_objective=self.good_enough)
         self.clock.solve += result.seconds
         self.logs.append(result.log)
-        self.stages.append({"stage": name, "pairs": int(len(model.unit)), "seconds": round(result.seconds, 3),
+        self.clock.build += result.extra.get("handover", 0.0)
+        self.stages.append({"stage": name, "elapsed": round(self.clock.elapsed(),
+                            3), "pairs": int(len(model.unit)), "seconds": round(result.seconds, 3),
                             "status": result.status.value, "objective": result.objective,
                             "bound": result.bound, "nodes": result.nodes})
         self._learn(model, result, pairs)
@@ -186,7 +188,8 @@ def price_full_lp(problem: AlignmentProblem, options: SolverOptions, clock: Cloc
     stages = []
     while True:
         result = model.solve_lp(options, clock, penalty)
-        stages.append({"stage": "lp", "pairs": model.size, "seconds": round(result.seconds, 3),
+        stages.append({"stage": "lp", "elapsed": round(clock.elapsed(),
+                       3), "pairs": model.size, "seconds": round(result.seconds, 3),
                        "objective": result.objective})
         if result.status is not SolveStatus.OPTIMAL:
             raise NoPlanError("solver", f"the LP relaxation stopped: {result.detail}", "raise solver.time_limit")
@@ -228,14 +231,16 @@ def _first_plan(search: _Search) -> None:
     problem = search.problem
     rounded = round_lp(search.lp.shares, problem.shared)
     violated = out_of_band(rounded, problem.load, problem.lower, problem.upper)
-    search.stages.append({"stage": "round", "objective": problem.plan_cost(rounded),
+    search.stages.append({"stage": "round", "elapsed": round(search.clock.elapsed(),
+                          3), "objective": problem.plan_cost(rounded),
                           "territories_outside_band": int(violated.size)})
     if violated.size and problem.penalty is None:
         began = time.perf_counter()
         repaired = repair_band(rounded, problem.cost, problem.load, problem.shared, problem.lower, problem.upper,
                                min(BAND_REPAIR_SECONDS, max(search.clock.left() * 0.2, 0.0)))
         left = out_of_band(repaired, problem.load, problem.lower, problem.upper)
-        search.stages.append({"stage": "band repair", "seconds": round(time.perf_counter() - began, 3),
+        search.stages.append({"stage": "band repair", "elapsed": round(search.clock.elapsed(),
+                              3), "seconds": round(time.perf_counter() - began, 3),
                               "objective": problem.plan_cost(repaired), "territories_outside_band": int(left.size)})
         if left.size == 0:  # else the MIP repairs the rounded plan: greedy moves of heavy units cost too much
             rounded, violated = repaired, left
@@ -255,7 +260,8 @@ def _local_search(search: _Search) -> None:
     grid = improve_plan(search.grid, problem.cost, problem.load, problem.shared, problem.lower, problem.upper,
                         budget)
     search.offer(grid, problem.plan_cost(grid))
-    search.stages.append({"stage": "local search", "seconds": round(time.perf_counter() - began, 3),
+    search.stages.append({"stage": "local search", "elapsed": round(search.clock.elapsed(),
+                          3), "seconds": round(time.perf_counter() - began, 3),
                           "objective": search.objective})
 
 
@@ -269,7 +275,8 @@ def _windows(search: _Search) -> None:
     grid, solved = improve_by_windows(search.problem, search.grid.copy(), search.lp.shares, search.lp.reduced,
                                       search.options, search.clock.left() * WINDOW_TIME_SHARE, search.good_enough)
     search.offer(grid, search.problem.plan_cost(grid))
-    search.stages.append({"stage": "windows", "windows": solved, "seconds": round(time.perf_counter() - began, 3),
+    search.stages.append({"stage": "windows", "elapsed": round(search.clock.elapsed(),
+                          3), "windows": solved, "seconds": round(time.perf_counter() - began, 3),
                           "objective": search.objective})
 
 

@@ -59,7 +59,10 @@ class Clock:
     solve: float = 0.0
 
     def left(self) -> float:
-        return self.limit - (time.perf_counter() - self.start)
+        return self.limit - self.elapsed()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
 
 
 @dataclass

@@ -140,6 +140,7 @@ def solve(compiled: CompiledModel, options: SolverOptions, *, relax: bool = Fals
         highs.setOptionValue("log_file", str(log_path))
         highs.setOptionValue("output_flag", True)
         highs.setOptionValue("log_to_console", False)
+    handing = time.perf_counter()
     highs.passModel(_as_lp(compiled, relax))
     if start is not None and not relax:
         solution = highspy.HighsSolution()
@@ -149,6 +150,7 @@ def solve(compiled: CompiledModel, options: SolverOptions, *, relax: bool = Fals
     began = time.perf_counter()
     highs.run()
     result = _result(highs, compiled, relax, time.perf_counter() - began)
+    result.extra["handover"] = began - handing
     if start is not None and not relax and _misreported(result, compiled):
         # HiGHS 1.16 with presolve can hand back a warm start with an objective and bound that belong to no
         # plan; solve again without the start (seen on sizing models, see the issue notes)
