@@ -12,7 +12,8 @@ MIPs run over restricted pair sets, but the bound reported is valid for the full
    around the out-of-band territories (``optimizer.repair``).
 3. **Improve** by local search (moves and swaps), then window by window (exact MIPs over a dozen
    neighbouring territories, ``optimizer.window_search``), then with the MIP over the LP's support, each
-   unit's cheapest pairs by reduced cost and the plan's own pairs, warm-started, stopped as soon as ``LB`` certifies the target gap.
+   unit's cheapest pairs by reduced cost and the plan's own pairs, warm-started, stopped as soon as
+   ``LB`` certifies the target gap.
 4. **Certified bound.** A plan using a binary pair ``p`` costs at least ``LB + r_p``. So a MIP over pairs
    ``E`` with bound ``B_E`` proves the full optimum is at least ``min(B_E, LB + min r_p, p not in E)``
    (shared units keep all their pairs: a fractional share escapes the argument). The best such bound is
