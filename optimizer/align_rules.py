@@ -85,7 +85,8 @@ class _Rounds:
         repaired = connected_plan(self.problem, self.rules, grid, seconds, ROOT_SHARE)
         self.stages.append({"stage": f"repair ({source})", "seconds": round(time.perf_counter() - began, 3),
                             "objective": repaired.objective if repaired else None,
-                            "status": "connected" if repaired else "no connected plan in the band"})
+                            "status": "no connected plan" if repaired is None else "connected, in band"
+                            if repaired.feasible else f"connected, {len(repaired.violated)} territories outside band"})
         if repaired is not None and repaired.feasible:
             self.offer(repaired.grid, repaired.objective, source)
 

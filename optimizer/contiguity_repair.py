@@ -456,7 +456,7 @@ class _State:
         before = (self.total_violation(), float((self.cost[unit, terr] * current).sum()))
         saved = self.snapshot()
         value = np.clip(res.x[:m], lower, 1.0)
-        value[value < SPLIT_EPS * 10] = 0.0  # a new territory the LP gave (almost) nothing keeps nothing
+        value[(value < SPLIT_EPS * 10) & (current <= SPLIT_EPS)] = 0.0  # a new territory given ~nothing: none
         self.shares[unit, terr] = value
         self.shares[split] /= self.shares[split].sum(axis=1, keepdims=True)
         self._rebuild()
@@ -474,7 +474,7 @@ class _State:
         rng = np.random.default_rng(0)
         while time.perf_counter() < deadline and best[0] > EPS:
             violated = self._violated()
-            if not violated or not self._perturb(violated[int(rng.integers(len(violated)))], rng):
+            if not any(self._perturb(t, rng) for t in rng.permutation(violated).tolist()):
                 break
             self._descend(deadline)
             now = self.total_violation()
@@ -511,10 +511,13 @@ class _State:
                 self._move(i, a, b)
                 return True
             if rng.random() < 0.5:
+                saved = self.snapshot()
                 self._move(i, a, b)
                 self.cut_pieces()
                 self.regrow()
-                return True
+                if self.all_connected():
+                    return True
+                self.restore(saved)
         return False
 
     def _diffuse(self, violated: list[int]) -> bool:
@@ -773,7 +776,9 @@ class _State:
             if time.perf_counter() > deadline:
                 break
             i, t, u = int(units[m]), int(src[m]), int(dst[m])
-            if self.owner[i] != t or self.split[i] or not self.may_join(i, u) or not self.stays_connected(t, i):
+            if self.owner[i] != t or not any(j in self.members[u] for j in self.nbr[i]):
+                continue  # an earlier move changed its side of the border
+            if self.split[i] or not self.may_join(i, u) or not self.stays_connected(t, i):
                 continue
             before = self.total_violation()
             d_viol, d_cost = self.deltas(units[m: m + 1], src[m: m + 1], dst[m: m + 1])
