@@ -13,6 +13,11 @@ one, before the first round). The best connected plan is the incumbent: it warm-
 (it meets every cut, so HiGHS prunes with it and stops once its bound certifies it), and it is the answer
 when the gap is reached, when rounds stop improving either side, or when time runs out; the reported gap
 is ``(incumbent - best bound) / incumbent``.
+
+Large instances (more than ``LARGE_PAIRS`` unit-territory pairs, e.g. 31,000 ZIPs x 500) take a shorter
+road: the plain model is solved by the certified pipeline of ``optimizer.align`` (no rules), its plan is
+repaired into one meeting every rule, and the plain model's bound is reported. Every rule only restricts
+plans or adds a non-negative cost, so the plain model relaxes the model with rules and its bound holds.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 
 from models.alignment_rules import AlignmentRules
 from optimizer.adjacency import components
-from optimizer.align import SHARE_EPS, AlignmentSolution, plan_rows, price_full_lp
+from optimizer.align import SHARE_EPS, AlignmentSolution, plan_rows, price_full_lp, solve_alignment
 from optimizer.contiguity_repair import connected_plan, is_connected_plan, rules_objective
 from optimizer.repair import nearest, round_lp
 from optimizer.errors import InfeasibleError, NoPlanError
@@ -45,6 +50,8 @@ ROUND_SECONDS = 60.0  # a round with an incumbent runs at least this long (time 
 ROUND_TIME_SHARE = 0.25  # ... or this share of the time left, whichever is longer
 STALL_ROUNDS = 3  # stop after this many rounds that improve neither the connected plan nor the bound
 STALL_PROGRESS = 1e-4  # by more than this share
+LARGE_PAIRS = 2_000_000  # above this, rules are met by repairing the plain model's plan (module docstring)
+LARGE_PLAIN_SHARE = 0.4  # of the time limit, for the plain model's plan and bound
 
 
 @dataclass
@@ -101,6 +108,8 @@ def solve_with_rules(problem: AlignmentProblem, rules: RuleSet, options: SolverO
     (``optimizer.contiguity_repair``); the best of those is the incumbent that warm-starts every later
     round (it meets every cut), and the answer when time runs out.
     """
+    if problem.distance_km.size > LARGE_PAIRS:
+        return _solve_large(problem, rules, options)
     clock = Clock(options.time_limit)
     pairs, lp, stages = _pairs(problem, rules, options, clock)
     everything = rules.allowed | problem.shared[:, None]
@@ -280,6 +289,34 @@ def _raise_no_plan(status: SolveStatus, rules: RuleSet) -> None:
                               "loosen one of them; `limits.csv` of a feasible variant shows what each costs")
     raise NoPlanError("solver", "the time limit was reached before any plan met every rule",
                       "raise solver.time_limit (or --time-limit)")
+
+
+def _solve_large(problem: AlignmentProblem, rules: RuleSet, options: SolverOptions) -> AlignmentSolution:
+    """The plain model's certified plan, repaired to meet every rule; the plain model's bound."""
+    clock = Clock(options.time_limit)
+    plain = solve_alignment(problem, SolverOptions(options.time_limit * LARGE_PLAIN_SHARE, options.target_gap,
+                                                   options.threads, options.seed, options.keep_log))
+    grid = np.zeros(problem.distance_km.shape)
+    grid[plain.unit_index, plain.territory_index] = plain.share
+    repaired = connected_plan(problem, rules, grid, max(clock.left() - 1.0, 1.0), ROOT_SHARE)
+    stages = plain.stages + [{"stage": "rules repair", "elapsed": round(clock.elapsed(), 3),
+                              "seconds": None if repaired is None else round(repaired.seconds, 3),
+                              "objective": None if repaired is None else repaired.objective,
+                              "outside_band": None if repaired is None else repaired.outside}]
+    if repaired is None or repaired.outside > 0:
+        what = "territories in one piece" if rules.neighbours is not None else "every rule"
+        raise NoPlanError("rules", f"no plan with {what} inside the band was found from the plain plan in the "
+                          "time limit", "raise solver.time_limit, widen balance.tolerance or loosen a rule")
+    unit, territory, share = plan_rows(repaired.grid, problem.shared)
+    bound = min(plain.bound, repaired.objective)
+    proven = relative_gap(repaired.objective, bound) <= options.target_gap + 1e-12
+    note = ("the bound is the plain model's (no rules; certified over all unit-territory pairs), a relaxation of "
+            "the model with rules, so it holds for it")
+    return AlignmentSolution(unit_index=unit, territory_index=territory, share=share,
+                             status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
+                             objective=repaired.objective, bound=bound, lp_bound=plain.lp_bound,
+                             seconds={"build": plain.seconds["build"], "solve": plain.seconds["solve"]},
+                             stages=stages, restriction=note, log=plain.log)
 
 
 def _solution(problem, rounds: _Rounds, options, clock, logs, pairs, cuts, allowed) -> AlignmentSolution:

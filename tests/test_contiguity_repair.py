@@ -173,3 +173,25 @@ def test_cuts_never_stand_on_a_shared_unit():
     grid[[1, 3], 0] = [0.5, 1.0]  # territory 0: base 1 (shared) and a piece {3} behind shared unit 2
     grid[[0, 1, 2, 4], 1] = [1.0, 0.5, 1.0, 1.0]
     assert cuts_of(grid, [1, 0], [False, True, True, False, False]) == [(4, 1, [3])]
+
+
+def test_the_large_instance_road_repairs_the_plain_plan_and_keeps_a_valid_bound(tmp_path, monkeypatch):
+    """Above LARGE_PAIRS (ZIP level) rules are met by repairing the plain model's plan; its bound must still be
+    at most the exact contiguous optimum (checked here on a grid small enough to enumerate)."""
+    import optimizer.align_rules as align_rules
+
+    frame = grid_units(3, 4, seed=7)
+    path = tmp_path / "g.gpkg"
+    frame.to_file(path, layer="units")
+    bases = [{"id": "A", "unit": "U000"}, {"id": "B", "unit": "U011"}, {"id": "C", "unit": "U004"}]
+    scenario = load_scenario(write_scenario(
+        tmp_path, path, territories={"bases": bases}, balance={"tolerance": 0.25},
+        objective={"distance": "projected"}, contiguity={"required": True},
+        units={"dataset": str(path), "sharing": {"allow": False}}, solver={"time_limit": 30, "target_gap": 0.2}))
+    _, problem, rules = setup(scenario)
+    exact = brute_force_contiguous(problem, polygon_graph(frame), rules.roots)
+    monkeypatch.setattr(align_rules, "LARGE_PAIRS", 0)
+    summary = run_scenario(scenario, tmp_path / "run").summary
+    assert any(stage["stage"] == "rules repair" for stage in summary["stages"])
+    assert summary["bound"] <= exact + 1e-6 <= summary["objective"] + 2e-6
+    assert "territories connected" in summary["checks_passed"]
