@@ -33,7 +33,7 @@ WINDOW = 12
 ALTERNATIVES = 4
 WINDOW_SECONDS = 2.0
 WINDOW_GROWTH = 1.5  # window size factor once no window of the current size improves the plan
-WINDOW_GAP = 1e-4  # of the whole plan's travel: a window stops once that close to its own bound
+WINDOW_GAP = 2e-5  # of the whole plan's travel: a window stops once that close to its own bound
 
 
 def improve_by_windows(problem: AlignmentProblem, grid: np.ndarray, lp_shares: np.ndarray, reduced: np.ndarray,
