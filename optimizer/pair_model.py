@@ -23,24 +23,20 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from models.alignment import AlignmentData, build
-from optimizer.restricted import AlignmentProblem, Clock, Restricted
-from optimizer.solver import CompiledModel, LpSession, SolveResult, SolverOptions, compile_model
+from optimizer.restricted import AlignmentProblem, Clock, Restricted, restrict
+from optimizer.solver import CompiledModel, LpSession, SolveResult, SolverOptions
 
 
 class PairModel:
     """The alignment model's columns for every pair seen so far (see the module docstring)."""
 
     def __init__(self, problem: AlignmentProblem, pairs: np.ndarray, clock: Clock, lp_penalty: float):
+        first = restrict(problem, pairs, clock, lp_penalty)  # Pyomo build and compile, pair order checked
         began = time.perf_counter()
         n, k = pairs.shape
         self.problem = problem
-        unit, territory = np.nonzero(pairs)
-        data = AlignmentData(load=problem.load, shared=problem.shared, pair_unit=unit, pair_territory=territory,
-                             pair_cost=problem.cost[unit, territory], lower=problem.lower, upper=problem.upper,
-                             penalty=lp_penalty)
-        self.pyomo_model = build(data)
-        base = compile_model(self.pyomo_model)
+        base, unit, territory = first.compiled, first.unit, first.territory
+        self.pyomo_model = first.model
         self.rows = base.rows
         self.row_lower, self.row_upper = base.row_lower, base.row_upper
         self.unit_row, band_rows = np.full(n, -1), [[] for _ in range(k)]
@@ -53,10 +49,8 @@ class PairModel:
         if (self.unit_row < 0).any() or min(len(rows) for rows in band_rows) != width:
             raise RuntimeError("a unit row or a band row is missing from the compiled model")
         self.band_rows = np.array(band_rows)  # (K, 1 or 2)
-        names = [(var.parent_component().local_name, var.index()) for var in base.columns]
-        if names[: len(unit)] != [("Assign", p) for p in range(len(unit))]:
-            raise RuntimeError("compiled columns are not in pair order; the solution would be misread")
-        position = {name: column for column, name in enumerate(names)}
+        position = {(var.parent_component().local_name, var.index()): column
+                    for column, var in enumerate(base.columns)}
         under = [position["Under", t] for t in range(k)]
         over = [position["Over", t] for t in range(k)]
         self.elastic = base.matrix[:, under + over].tocsc()  # Under[t] then Over[t]
