@@ -228,11 +228,17 @@ def _unit_styles(table: geopandas.GeoDataFrame, colours: dict[str, str]) -> list
     return [{"fillColor": colours[t], **(shared if isinstance(s, str) else single)} for t, s in pairs]
 
 
-def _outline_features(table: geopandas.GeoDataFrame, by: str = "territory") -> dict:
-    """Build territory (or region) borders: units made valid, then dissolved by the ``by`` column."""
+def _unions(table: geopandas.GeoDataFrame, by: str) -> tuple[list, np.ndarray]:
+    """The values of the ``by`` column (sorted) and, for each, its units made valid and dissolved."""
     valid = shapely.make_valid(table.geometry.values, method="structure", keep_collapsed=False)
     groups = table.groupby(by).indices
-    unions = [shapely.union_all(valid[groups[t]]) for t in sorted(groups)]
+    ids = sorted(groups)
+    return ids, np.array([shapely.union_all(valid[groups[t]]) for t in ids])
+
+
+def _outline_features(table: geopandas.GeoDataFrame, by: str = "territory") -> dict:
+    """Build territory (or region) borders: units dissolved by the ``by`` column."""
+    _, unions = _unions(table, by)
     return _collection(_rounded_geojson(unions), [{} for _ in unions])
 
 
@@ -306,11 +312,8 @@ def _dissolved_territories(table: geopandas.GeoDataFrame) -> geopandas.GeoDataFr
     """Each territory's units dissolved into one shape, the shapes simplified as a coverage (no slivers)."""
     import geopandas
 
-    valid = shapely.make_valid(table.geometry.values, method="structure", keep_collapsed=False)
-    groups = table.groupby("territory").indices
-    ids = sorted(groups)
-    shapes = shapely.coverage_simplify(np.array([shapely.union_all(valid[groups[t]]) for t in ids]),
-                                       DISSOLVED_SIMPLIFY_DEG)
+    ids, unions = _unions(table, "territory")
+    shapes = shapely.coverage_simplify(unions, DISSOLVED_SIMPLIFY_DEG)
     return geopandas.GeoDataFrame({"territory": ids}, geometry=shapes, crs=table.crs)
 
 
@@ -411,6 +414,12 @@ def render_territory_map(
     m = _offline_map(title, [[miny, minx], [maxy, maxx]])
     _add_layers(m, table, territories.reset_index(drop=True), colours, dissolved)
     m.get_root().html.add_child(_raw_element(_legend_html(title, territories, colours)))
+    return finished_page(m)
+
+
+def finished_page(m: folium.Map) -> str:
+    """The page of a finished map: deterministic element ids, compact JSON, refused if it loads anything
+    from the network (shared by every offline map of the project)."""
     _number_ids(m.get_root())
     page = _render_compact(m)
     external = _EXTERNAL_ASSET.search(page)

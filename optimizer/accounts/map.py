@@ -14,15 +14,13 @@ import numpy as np
 import pandas as pd
 
 from optimizer.maps import (
-    _EXTERNAL_ASSET,
     _collection,
     _number,
-    _number_ids,
     _offline_map,
     _raw_element,
-    _render_compact,
     assign_territory_colours,
     escape_text,
+    finished_page,
 )
 
 ACCOUNT_FIELDS = {"n": "Account", "a": "Id", "r": "Rep", "s": "Segment", "v": "Value", "h": "Hours", "m": "Moved"}
@@ -116,12 +114,7 @@ def render_account_map(assignments: pd.DataFrame, territories: pd.DataFrame, tit
     folium.LayerControl(collapsed=False).add_to(m)
     uncovered = int((assignments["rep_id"] == "").sum())
     m.get_root().html.add_child(_raw_element(_legend(title, territories, colours, uncovered)))
-    _number_ids(m.get_root())
-    page = _render_compact(m)
-    external = _EXTERNAL_ASSET.search(page)
-    if external:
-        raise RuntimeError(f"the map page still loads an external asset: {external.group(0)!r}")
-    return page
+    return finished_page(m)
 
 
 def write_account_map(path: Path, assignments: pd.DataFrame, territories: pd.DataFrame, title: str) -> None:
