@@ -70,6 +70,17 @@ def versions() -> dict[str, str]:
     return found
 
 
+def file_hash(path: Path) -> str:
+    """First 16 hex digits of the SHA-256 of a file (recorded with every run)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def code_hash() -> str:
     """A hash of the engine's and the models' source, so a reused run can tell that the code changed."""
     import hashlib

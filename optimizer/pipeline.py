@@ -3,7 +3,6 @@ independent checks -> outputs. Nothing downstream reaches back upstream."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from optimizer.align_rules import solve_with_rules
 from optimizer.errors import InfeasibleError, InputError
 from optimizer.rule_set import RuleSet, build_rule_set
 from optimizer.feasibility import check_band_reachable, shareable_units
-from optimizer.outputs import staging_folder, versions, write_json, write_table
+from optimizer.outputs import file_hash, staging_folder, versions, write_json, write_table
 from optimizer.scenario import Scenario
 from optimizer.solver import SolverOptions
 from optimizer.tables import assignment_table, moves_table, territory_table
@@ -424,10 +423,3 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def file_hash(path: Path) -> str:
-    """First 16 hex digits of the SHA-256 of a file (recorded with every run)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]

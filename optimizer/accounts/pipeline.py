@@ -3,7 +3,6 @@ the solve) -> certified solve -> tables -> independent checks -> map and summary
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from optimizer.accounts.schema import AccountsScenario
 from optimizer.accounts.solve import AccountSolution, solve_accounts
 from optimizer.accounts.tables import assignment_table, move_table, territory_table
 from optimizer.accounts.travel import TravelTimes, travel_times
-from optimizer.outputs import staging_folder, versions, write_json, write_table
+from optimizer.outputs import file_hash, staging_folder, versions, write_json, write_table
 from optimizer.pipeline import PhaseTimer, RunOutcome
 from optimizer.solver import SolverOptions
 
@@ -112,7 +111,7 @@ def _summary(scenario, ready: Prepared, solution: AccountSolution, territories, 
     moved = assignments["moved"]
     return {
         "scenario": scenario.name, "kind": "accounts", "scenario_hash": scenario.digest(),
-        "data_hash": {"accounts": _file_hash(ready.accounts.source), "reps": _file_hash(ready.reps.source)},
+        "data_hash": {"accounts": file_hash(ready.accounts.source), "reps": file_hash(ready.reps.source)},
         "status": solution.status.value,
         "objective": solution.objective,
         "objective_unit": "currency a year: value left uncovered + travel + disruption (+ imbalance), minimised",
@@ -142,9 +141,3 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]

@@ -3,7 +3,6 @@ beside the MIP gap, the recommendation, seconds per phase, versions, threads and
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from importlib import metadata
@@ -12,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from models.response import describe
-from optimizer.outputs import versions
+from optimizer.outputs import file_hash as _file_hash, versions
 from optimizer.sizing.curve import CurvePoint, relative
 from optimizer.sizing.tables import Recommendation
 from optimizer.solver import SolveStatus
@@ -29,13 +28,7 @@ def finite(value: float | None) -> float | None:
 
 def file_hash(path: Path | None) -> str | None:
     """First 16 hex digits of the file's sha256 (None without a file)."""
-    if path is None:
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return None if path is None else _file_hash(path)
 
 
 def all_versions() -> dict[str, str]:
