@@ -20,7 +20,6 @@ The plan stays inside the band throughout; the bound is untouched (it is the LP'
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
