@@ -14,6 +14,8 @@ import geopandas as gpd
 import networkx as nx
 import pandas as pd
 
+from optimizer.checks_rules import touching_units
+
 BAND_TOLERANCE = 1e-6
 
 
@@ -54,12 +56,10 @@ def _partition(territories: pd.DataFrame, regions: pd.DataFrame, rules: RegionRu
 
 
 def _connected(territories, assignments, units, links) -> list[str]:
-    cells = units[["unit_id", "geometry"]]
-    pairs = gpd.sjoin(cells, cells, predicate="intersects")
     owners = assignments.groupby("unit_id")["territory_id"].agg(list)
     graph = nx.Graph()
     graph.add_nodes_from(territories["territory_id"])
-    for a, b in [*zip(pairs["unit_id_left"], pairs["unit_id_right"]), *links]:
+    for a, b in [*touching_units(units), *links]:
         graph.add_edges_from((s, t) for s in owners.get(a, []) for t in owners.get(b, []) if s != t)
     problems = []
     for region, group in territories.groupby("region_id"):

@@ -61,11 +61,16 @@ def territory_targets(units: pd.DataFrame, column: str, territory_ids, targets: 
     return float(units[column].sum()) * factor / factor.sum()
 
 
-def _connected(assignments, units, links) -> list[str]:
+def touching_units(units: gpd.GeoDataFrame) -> list[tuple[str, str]]:
+    """Pairs of unit ids whose polygons touch (Queen contact), found by the checks' own spatial join."""
     cells = units[["unit_id", "geometry"]]
     pairs = gpd.sjoin(cells, cells, predicate="intersects")
+    return list(zip(pairs["unit_id_left"], pairs["unit_id_right"]))
+
+
+def _connected(assignments, units, links) -> list[str]:
     graph = nx.Graph()
-    graph.add_edges_from(zip(pairs["unit_id_left"], pairs["unit_id_right"]))
+    graph.add_edges_from(touching_units(units))
     graph.add_edges_from(links)
     problems = []
     for territory, group in assignments.groupby("territory_id"):
