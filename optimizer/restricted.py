@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -30,8 +31,10 @@ class AlignmentProblem:
     penalty: float | None  # soft band when set
     start_pairs: np.ndarray | None = None  # (M, 2) unit, territory: a balanced allocation to start the LP from
 
-    @property
+    @cached_property
     def cost(self) -> np.ndarray:
+        """``load x distance`` per pair, computed once (every stage prices plans with it; at ZIP level it is
+        15.6M entries)."""
         return self.load[:, None] * self.distance_km
 
     def loads(self, grid: np.ndarray) -> np.ndarray:
