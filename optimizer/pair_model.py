@@ -100,7 +100,7 @@ class PairModel:
         """Solve the LP relaxation over every pair so far, from the last basis when there is one."""
         began = time.perf_counter()
         if self.session is None:
-            self.session = LpSession(self._lp_arrays(np.arange(self.size), penalty), options)
+            self.session = LpSession(self._lp_arrays(penalty), options)
         else:
             fresh = np.arange(self.session.num_columns() - 2 * len(self.band_rows), self.size)
             if fresh.size:
@@ -114,11 +114,11 @@ class PairModel:
             result.values = np.concatenate([result.values[2 * k:], result.values[:2 * k]])
         return result
 
-    def _lp_arrays(self, ids: np.ndarray, penalty: float) -> CompiledModel:
-        """The LP over ``ids`` with the elastic columns first, so later pairs can be appended by addCols."""
+    def _lp_arrays(self, penalty: float) -> CompiledModel:
+        """The LP over every pair so far with the elastic columns first, so later pairs can be appended."""
         k = len(self.band_rows)
-        matrix = sp.hstack([self.elastic, self.matrix[:, ids]], format="csc")
-        cost = np.concatenate([np.full(2 * k, penalty), self.problem.cost[self.unit[ids], self.territory[ids]]])
+        matrix = sp.hstack([self.elastic, self.matrix], format="csc")
+        cost = np.concatenate([np.full(2 * k, penalty), self.problem.cost[self.unit, self.territory]])
         lower = np.zeros(matrix.shape[1])
         return CompiledModel(columns=[], rows=self.rows, cost=cost, offset=0.0, matrix=matrix,
                              row_lower=self.row_lower, row_upper=self.row_upper, col_lower=lower,
