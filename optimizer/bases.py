@@ -229,9 +229,10 @@ def _balanced_allocation(points: np.ndarray, load: np.ndarray, centres: np.ndarr
     Small instances price every centre for every piece; large ones (ZIP level) only each piece's
     ``CANDIDATE_CENTRES`` nearest centres, which keeps each iteration linear in the number of pieces.
     """
-    if len(points) * len(centres) <= DENSE_LIMIT:
+    dense = len(points) * len(centres) <= DENSE_LIMIT
+    if dense:
         dist = np.sqrt(((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2))
-        idx = np.broadcast_to(np.arange(len(centres)), dist.shape)
+        idx = None
     else:
         from scipy.spatial import cKDTree
 
@@ -239,11 +240,17 @@ def _balanced_allocation(points: np.ndarray, load: np.ndarray, centres: np.ndarr
     scale = float(np.median(dist.min(axis=1))) + 1.0
     price = np.zeros(len(centres))
     rows = np.arange(len(points))
+    priced = np.empty_like(dist)  # reused every iteration: the price loop is the cost of choosing bases
+
+    def owners() -> np.ndarray:
+        if dense:  # every centre priced for every piece: broadcast the prices, no gather
+            return np.argmin(np.subtract(dist, price[None, :], out=priced), axis=1)
+        return idx[rows, np.argmin(np.subtract(dist, price[idx], out=priced), axis=1)]
+
     for it in range(PRICE_ITERATIONS):
-        owner = idx[rows, np.argmin(dist - price[idx], axis=1)]
-        filled = np.bincount(owner, weights=load, minlength=len(centres)) / target
+        filled = np.bincount(owners(), weights=load, minlength=len(centres)) / target
         price += scale * 0.5 * (0.99**it) * np.clip(1.0 - filled, -1.0, 1.0)
-    return idx[rows, np.argmin(dist - price[idx], axis=1)]
+    return owners()
 
 
 def _medoids(piece_unit: np.ndarray, load: np.ndarray, points: np.ndarray, owner: np.ndarray,
