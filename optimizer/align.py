@@ -8,8 +8,10 @@ MIPs run over restricted pair sets, but the bound reported is valid for the full
    reduced cost enter until the Lagrangian bound ``LP + sum_i min(0, min_t r[i,t])`` meets the LP value.
    That value ``LB`` bounds the full MIP from below.
 2. **A first plan**: round the LP (at most ``K - 1`` whole units are split) and, if the band breaks,
-   repair it by moves and swaps (``optimizer.band_repair``), then, for what is left, with a small MIP
-   around the out-of-band territories (``optimizer.repair``).
+   repair it by moves and swaps (``optimizer.band_repair``). When that leaves territories outside the
+   band and heavy units were split, a dive on the LP makes them whole first (``optimizer.dive``) and a
+   MIP with them held repairs the band; else (or if that finds no plan) a small MIP around the
+   out-of-band territories does (``optimizer.repair``).
 3. **Improve** by local search (moves and swaps), then window by window (exact MIPs over a dozen
    neighbouring territories, ``optimizer.window_search``), then with the MIP over the LP's support, each
    unit's cheapest pairs by reduced cost and the plan's own pairs, warm-started, stopped as soon as
@@ -33,6 +35,7 @@ import numpy as np
 
 from optimizer.errors import InfeasibleError, NoPlanError
 from optimizer.band_repair import repair_band
+from optimizer.dive import dive, repair_pairs_after_dive, split_heavy
 from optimizer.local_search import improve_plan
 from optimizer.window_search import improve_by_windows
 from optimizer.repair import nearest, out_of_band, repair_pairs, round_lp
@@ -52,6 +55,7 @@ CERTIFY_MAX_PAIRS = 60_000  # larger certifying MIPs overran HiGHS's time limit 
 IMPROVE_TIME_SHARE = 0.6
 PLAN_GAP_SHARE = 0.25  # HiGHS's own gap target, as a share of the user's, while the LP bound certifies
 REPAIR_TIME_SHARE = 0.5  # at most this share of the time left goes to the repair MIP
+DIVE_TIME_SHARE = 0.25  # at most this share of the time left goes to the dive on heavy units
 LOCAL_SEARCH_SECONDS = 10.0
 BAND_REPAIR_SECONDS = 15.0
 WINDOW_TIME_SHARE = 0.9  # of the time left, for improving the plan window by window
@@ -247,9 +251,28 @@ def _first_plan(search: _Search) -> None:
             rounded, violated = repaired, left
     if violated.size == 0 or problem.penalty is not None:
         search.offer(rounded, problem.plan_cost(rounded))
-    else:
+        return
+    if split_heavy(problem, search.lp.shares).any():
+        _repair_after_dive(search)
+    if search.grid is None:
         search.mip(repair_pairs(rounded, problem.distance_km, problem.shared, violated), "repair",
                    REPAIR_TIME_SHARE)
+
+
+def _repair_after_dive(search: _Search) -> None:
+    """Hold the heavy units whole by a dive on the LP (``optimizer.dive``), then repair the band with them
+    held: the repair MIP's knapsacks are then over light units only."""
+    problem, clock = search.problem, search.clock
+    began = time.perf_counter()
+    dived = dive(search.model, search.options, clock, search.lp.shares, ELASTIC_PRICE,
+                 max(clock.left(), 0.0) * DIVE_TIME_SHARE)
+    plan = round_lp(dived.shares, problem.shared)
+    search.stages.append({"stage": "dive", "elapsed": round(clock.elapsed(), 3),
+                          "seconds": round(time.perf_counter() - began, 3), "units_held": dived.steps,
+                          "lp_solves": dived.lp_solves, "lp_objective": dived.objective,
+                          "territories_outside_band": int(out_of_band(plan, problem.load, problem.lower,
+                                                                      problem.upper).size)})
+    search.mip(repair_pairs_after_dive(problem, plan, dived), "repair after dive", REPAIR_TIME_SHARE)
 
 
 def _local_search(search: _Search) -> None:

@@ -114,6 +114,19 @@ class PairModel:
             result.values = np.concatenate([result.values[2 * k:], result.values[:2 * k]])
         return result
 
+    def hold(self, unit: int, territory: int | None) -> None:
+        """Fix ``unit`` wholly to ``territory`` in the LP session (``None``: free it again)."""
+        ids = self.pair_id[unit][self.pair_id[unit] >= 0]
+        columns = 2 * len(self.band_rows) + ids  # the session's columns: K Under, K Over, then the pairs
+        order = np.argsort(columns)
+        columns, ids = columns[order], ids[order]
+        if territory is None:
+            lower, upper = np.zeros(len(ids)), np.full(len(ids), np.inf)
+        else:
+            lower = (self.territory[ids] == territory).astype(float)
+            upper = lower.copy()
+        self.session.highs.changeColsBounds(len(columns), columns.astype(np.int32), lower, upper)
+
     def _lp_arrays(self, penalty: float) -> CompiledModel:
         """The LP over every pair so far with the elastic columns first, so later pairs can be appended."""
         k = len(self.band_rows)
