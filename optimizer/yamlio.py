@@ -81,7 +81,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
         raise InputError(str(path), "file not found", "check the path; it is relative to the current folder")
     if path.stat().st_size > MAX_BYTES:
         raise InputError(str(path), f"file is larger than {MAX_BYTES // 1024} KiB", "a scenario is a short YAML file")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = _utf8_text(path)
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader derives from SafeLoader
     except yaml.MarkedYAMLError as exc:
@@ -89,12 +89,27 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise InputError(where, f"not valid scenario YAML: {exc.problem or exc.context}", "fix the YAML at that line") from None
     except yaml.YAMLError as exc:
-        raise InputError(str(path), f"not valid YAML: {exc}", "fix the YAML") from None
+        raise InputError(str(path), f"not valid YAML: {_first_line(exc)}", "fix the YAML") from None
     if data is None:
         raise InputError(str(path), "the file is empty", "write a scenario mapping (see `territory schema`)")
     if not isinstance(data, dict):
         raise InputError(str(path), "the top level must be a mapping of keys to values", "see `territory schema`")
     return data
+
+
+def _utf8_text(path: Path) -> str:
+    """The file's text; a file that is not UTF-8 (a binary file, a Latin-1 export) is refused, not patched."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}", f"is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                         "save the file as UTF-8 text; is it really a YAML file?") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def parse_value(text: str, where: str) -> Any:
@@ -104,5 +119,5 @@ def parse_value(text: str, where: str) -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader derives from SafeLoader
     except yaml.YAMLError as exc:
-        raise InputError(where, f"not a valid YAML value: {str(exc).splitlines()[0]}",
+        raise InputError(where, f"not a valid YAML value: {_first_line(exc)}",
                          "quote strings, e.g. --set name='my plan'") from None
