@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Section(BaseModel):
-    """A scenario section: ``extra="forbid"`` so a misspelt key is an error, ``frozen`` so nothing drifts."""
+    """A scenario section: ``extra="forbid"`` so a misspelt key is an error, ``frozen`` so nothing drifts,
+    and no ``.nan`` or ``.inf`` (YAML spells them so) where a number is asked for."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ScenarioIdentity(Section):
