@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
@@ -139,11 +139,11 @@ class Balance(_Section):
         None, gt=0,
         description="If set, the band is soft: cost in km for each average territory's worth of workload outside it.",
     )
-    measures: dict[str, float] = Field(
+    measures: dict[str, Annotated[float, Field(gt=0, lt=1)]] = Field(
         default_factory=dict,
         description="More columns balanced with their own tolerance, e.g. {population: 0.15, establishments: 0.10}.",
     )
-    targets: dict[str, float] = Field(
+    targets: dict[str, Annotated[float, Field(gt=0)]] = Field(
         default_factory=dict,
         description="Per-territory target as a share of the average, e.g. {T03: 0.8}; others stay at 1.0.",
     )
@@ -198,7 +198,7 @@ def validate_scenario(raw: dict[str, Any], where: str) -> Any:
     from optimizer.kinds import KINDS, resolve
 
     kind = raw.get("kind", "alignment")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         near = difflib.get_close_matches(str(kind), list(KINDS), n=1)
         hint = f"did you mean `{near[0]}`?" if near else f"kinds are: {', '.join(KINDS)}"
         raise InputError(where, f"unknown kind `{kind}`", hint)
@@ -222,13 +222,22 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if not isinstance(overrides, dict):
         raise InputError(f"{path}: overrides", "must be a mapping of dotted keys to values", "e.g. balance.tolerance: 0.03")
     if parent is not None:
-        if not isinstance(parent, str):
-            raise InputError(f"{path}: extends", "must be a file name", "e.g. extends: texas_counties.yaml")
-        base = _read_with_extends(path.parent / parent, (*chain, resolved))
+        base = _read_with_extends(_extended_file(path, parent), (*chain, resolved))
         raw = _deep_merge(base, raw)
     for dotted, value in overrides.items():
         _set_dotted(raw, str(dotted), value, where=f"{path}: overrides")
     return raw
+
+
+def _extended_file(path: Path, parent: Any) -> Path:
+    """The file ``extends:`` names, relative to the file that names it."""
+    if not isinstance(parent, str) or not parent.strip():
+        raise InputError(f"{path}: extends", "must be a file name", "e.g. extends: texas_counties.yaml")
+    target = path.parent / parent
+    if not target.is_file():
+        raise InputError(f"{path}: extends", f"{parent} is not a file ({target.resolve()})",
+                         "the path is relative to the file that extends it")
+    return target
 
 
 FILE_KEYS = (("units", "dataset"), ("realignment", "current_plan"))  # paths relative to the file naming them
@@ -254,6 +263,9 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, where: str) -> None:
     """Set ``a.b.c`` in nested mappings; a number steps into a list (``segments.2.curve.shape``)."""
     keys = dotted.split(".")
+    if not all(key.strip() for key in keys):
+        raise InputError(f"{where} '{dotted}'", "the key path has an empty part",
+                         "write it as section.key, e.g. balance.tolerance")
     node: Any = raw
     for depth, key in enumerate(keys[:-1]):
         node = _step(node, key, keys[depth + 1], f"{where} {dotted}", ".".join(keys[:depth]) or "(top level)")
@@ -293,6 +305,9 @@ def _explain(err: dict[str, Any], schema: type[BaseModel]) -> str:
         return f"unknown key `{path}` ({hint})"
     if err["type"] == "missing":
         return f"missing key `{path}`"
+    if err["type"] == "union_tag_not_found":
+        tag = str(err["ctx"]["discriminator"]).strip("'")
+        return f"missing key `{path}.{tag}`"
     return f"`{path}`: {err['msg']}"
 
 
