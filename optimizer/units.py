@@ -14,6 +14,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from optimizer.errors import InputError
 from optimizer.scenario import Units, Workload
@@ -66,7 +67,8 @@ def load_units(spec: Units, workload: Workload, extra: dict[str, str] | None = N
     frame = frame.assign(unit_id=_ids_as_text(frame[spec.id_column], where, spec.id_column))
     frame = _apply_filters(frame, spec, where)
     _refuse_duplicate_ids(frame, where, spec.id_column)
-    _require_columns(frame, list(workload.measures), where, "workload.measures")
+    for column in workload.measures:  # a column ``extra`` also names is reported under ``extra``'s key
+        _require_columns(frame, [column], where, (extra or {}).get(column, "workload.measures"))
     for column, key in (extra or {}).items():
         _require_columns(frame, [column], where, key)
     names = list(dict.fromkeys([*workload.measures, *(extra or {})]))
@@ -91,6 +93,9 @@ def _read_frame(spec: Units) -> gpd.GeoDataFrame:
     except Exception as exc:  # pyogrio/arrow raise many types; all mean "cannot read this file"
         hint = "check units.layer" if spec.layer else "use a GeoPackage, GeoParquet, Shapefile or GeoJSON file"
         raise InputError(f"units.dataset {path}", f"cannot be read ({_first_line(exc)})", hint) from None
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(f"units.dataset {path}", "has no geometry (it reads as a plain table)",
+                         "give the units as polygons in a GeoPackage, GeoParquet, Shapefile or GeoJSON file")
     if frame.crs is None:
         raise InputError(str(path), "has no coordinate reference system", "set one, e.g. gdf.set_crs('EPSG:4326')")
     if frame.empty:
@@ -183,11 +188,38 @@ def _workload_index(frame: pd.DataFrame, workload: Workload, where: str) -> pd.S
 
 
 def _with_centroids(frame: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
-    empty = frame.geometry.isna() | frame.geometry.is_empty
-    if empty.any():
-        ids = ", ".join(frame.loc[empty, "unit_id"].head(5))
-        raise InputError(where, f"{int(empty.sum())} units have no geometry ({ids})", "give each unit a polygon or point")
+    _refuse_bad_geometry(frame, where)
     projected = frame.geometry.to_crs(PROJECTED_CRS)
     centroids = projected.centroid
+    unplaced = ~(np.isfinite(centroids.x) & np.isfinite(centroids.y))
+    _refuse_units(frame, unplaced, where, "have no centre that can be placed on the map (zero area, or "
+                  "coordinates the CRS cannot project)", "check those geometries and the file's CRS")
     lonlat = gpd.GeoSeries(centroids, crs=PROJECTED_CRS).to_crs(DISPLAY_CRS)
     return frame.assign(x_m=centroids.x, y_m=centroids.y, lon=lonlat.x, lat=lonlat.y)
+
+
+def _refuse_bad_geometry(frame: gpd.GeoDataFrame, where: str) -> None:
+    """Refuse missing, invalid and out-of-range geometries: nothing is repaired or dropped silently."""
+    geometry = frame.geometry
+    _refuse_units(frame, geometry.isna() | geometry.is_empty, where, "have no geometry",
+                  "give each unit a polygon or point")
+    invalid = ~geometry.is_valid
+    if invalid.any():
+        first = frame.index[invalid.to_numpy()][0]
+        reason = shapely.is_valid_reason(geometry.loc[first])
+        _refuse_units(frame, invalid, where, "have invalid geometry",
+                      "repair them, e.g. with shapely.make_valid or QGIS 'Fix geometries'; nothing is repaired here",
+                      detail=f"; {frame.at[first, 'unit_id']}: {reason}")
+    if frame.crs.is_geographic:
+        bounds = geometry.bounds
+        outside = (bounds.minx < -180) | (bounds.maxx > 180) | (bounds.miny < -90) | (bounds.maxy > 90)
+        _refuse_units(frame, outside, where, "lie outside longitude -180..180 / latitude -90..90",
+                      "fix the coordinates, or the file's CRS if they are not degrees",
+                      detail=f"; the file says they are in {frame.crs.to_string()}")
+
+
+def _refuse_units(frame: pd.DataFrame, bad: pd.Series, where: str, what: str, fix: str, detail: str = "") -> None:
+    """Raise ``<n> units <what> (<first ids>)<detail>`` when any unit is ``bad``."""
+    if bad.any():
+        ids = ", ".join(frame.loc[bad.to_numpy(), "unit_id"].head(5))
+        raise InputError(where, f"{int(bad.sum())} units {what} ({ids}){detail}", fix)
