@@ -58,10 +58,13 @@ class SegmentTable:
 
 def load_segment_units(scenario) -> UnitTable | None:
     """The unit data the ``accounts`` of the segments refer to (None when no segment has accounts)."""
-    measures = list(dict.fromkeys(s.accounts.measure for s in scenario.segments if s.accounts))
-    if not measures or scenario.units is None:
+    keys: dict[str, str] = {}  # measure -> the first key naming it, for messages
+    for k, segment in enumerate(scenario.segments):
+        if segment.accounts is not None:
+            keys.setdefault(segment.accounts.measure, f"segments.{k}.accounts.measure")
+    if not keys or scenario.units is None:
         return None
-    return load_units(scenario.units, Workload(measures={m: 1.0 for m in measures}))
+    return load_units(scenario.units, Workload(measures={m: 1.0 for m in keys}), extra=keys)
 
 
 def band_mask(units: UnitTable, segment: Segment) -> np.ndarray:
