@@ -8,10 +8,10 @@ MIPs run over restricted pair sets, but the bound reported is valid for the full
    reduced cost enter until the Lagrangian bound ``LP + sum_i min(0, min_t r[i,t])`` meets the LP value.
    That value ``LB`` bounds the full MIP from below.
 2. **A first plan**: round the LP (at most ``K - 1`` whole units are split) and, if the band breaks,
-   repair it by moves and swaps (``optimizer.band_repair``). When that leaves territories outside the
-   band and heavy units were split, a dive on the LP makes them whole first (``optimizer.dive``) and a
-   MIP with them held repairs the band; else (or if that finds no plan) a small MIP around the
-   out-of-band territories does (``optimizer.repair``).
+   repair it. When heavy units were split (county level), a dive on the LP makes them whole first
+   (``optimizer.dive``) and a MIP with them held repairs the band; else (ZIP level) moves and swaps do
+   (``optimizer.band_repair``); what neither fixes, a small MIP around the out-of-band territories
+   does (``optimizer.repair``).
 3. **Improve** by local search (moves and swaps), then window by window (exact MIPs over a dozen
    neighbouring territories, ``optimizer.window_search``), then with the MIP over the LP's support, each
    unit's cheapest pairs by reduced cost and the plan's own pairs, warm-started, stopped as soon as
@@ -56,6 +56,8 @@ IMPROVE_TIME_SHARE = 0.6
 PLAN_GAP_SHARE = 0.25  # HiGHS's own gap target, as a share of the user's, while the LP bound certifies
 REPAIR_TIME_SHARE = 0.5  # at most this share of the time left goes to the repair MIP
 DIVE_TIME_SHARE = 0.25  # at most this share of the time left goes to the dive on heavy units
+DIVE_UP_TO_PAIRS = 2_000_000  # above (ZIP level), each of the dive's LP re-solves is slow and moves and swaps
+# repair the band (light units); below, moves and swaps of heavy units cost 4 % on the national counties
 LOCAL_SEARCH_SECONDS = 10.0
 BAND_REPAIR_SECONDS = 15.0
 WINDOW_TIME_SHARE = 0.9  # of the time left, for improving the plan window by window
@@ -232,31 +234,42 @@ def _refuse_unreachable_band(problem: AlignmentProblem, elastic: np.ndarray) -> 
 
 
 def _first_plan(search: _Search) -> None:
-    """Round the LP; put the rounded plan back in its band by moves and swaps, and by a small MIP if needed."""
+    """Round the LP; put the rounded plan back in its band: on instances with heavy split units (below the
+    size where windows take over) by a dive and a MIP with the heavy units held, else by moves and swaps;
+    what is left by a small MIP around the out-of-band territories."""
     problem = search.problem
     rounded = round_lp(search.lp.shares, problem.shared)
     violated = out_of_band(rounded, problem.load, problem.lower, problem.upper)
     search.stages.append({"stage": "round", "elapsed": round(search.clock.elapsed(),
                           3), "objective": problem.plan_cost(rounded),
                           "territories_outside_band": int(violated.size)})
-    if violated.size and problem.penalty is None:
-        began = time.perf_counter()
-        repaired = repair_band(rounded, problem.cost, problem.load, problem.shared, problem.lower, problem.upper,
-                               min(BAND_REPAIR_SECONDS, max(search.clock.left() * 0.2, 0.0)))
-        left = out_of_band(repaired, problem.load, problem.lower, problem.upper)
-        search.stages.append({"stage": "band repair", "elapsed": round(search.clock.elapsed(),
-                              3), "seconds": round(time.perf_counter() - began, 3),
-                              "objective": problem.plan_cost(repaired), "territories_outside_band": int(left.size)})
-        if left.size == 0:  # else the MIP repairs the rounded plan: greedy moves of heavy units cost too much
-            rounded, violated = repaired, left
     if violated.size == 0 or problem.penalty is not None:
         search.offer(rounded, problem.plan_cost(rounded))
         return
-    if split_heavy(problem, search.lp.shares).any():
+    if problem.distance_km.size <= DIVE_UP_TO_PAIRS and split_heavy(problem, search.lp.shares).any():
         _repair_after_dive(search)
+    elif _repaired_by_moves(search, rounded):
+        return
     if search.grid is None:
         search.mip(repair_pairs(rounded, problem.distance_km, problem.shared, violated), "repair",
                    REPAIR_TIME_SHARE)
+
+
+def _repaired_by_moves(search: _Search, rounded: np.ndarray) -> bool:
+    """Band repair by moves and swaps (``optimizer.band_repair``); its plan is kept only if every territory
+    ends in its band."""
+    problem = search.problem
+    began = time.perf_counter()
+    repaired = repair_band(rounded, problem.cost, problem.load, problem.shared, problem.lower, problem.upper,
+                           min(BAND_REPAIR_SECONDS, max(search.clock.left() * 0.2, 0.0)))
+    left = out_of_band(repaired, problem.load, problem.lower, problem.upper)
+    search.stages.append({"stage": "band repair", "elapsed": round(search.clock.elapsed(),
+                          3), "seconds": round(time.perf_counter() - began, 3),
+                          "objective": problem.plan_cost(repaired), "territories_outside_band": int(left.size)})
+    if left.size:
+        return False
+    search.offer(repaired, problem.plan_cost(repaired))
+    return True
 
 
 def _repair_after_dive(search: _Search) -> None:
