@@ -143,9 +143,16 @@ def main() -> None:
     """Entry point: restore default SIGPIPE so ``territory ... | head`` exits cleanly."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    click = _click_exceptions()
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # a wrong flag, command or argument: one line, like every other error
+        typer.echo(f"error: {_usage_line(exc)}", err=True)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
         typer.echo("interrupted: no output was written", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug, not bad input: one line, the traceback only on request
@@ -154,6 +161,23 @@ def main() -> None:
         typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (a bug: please report it with the scenario; "
                    "TERRITORY_DEBUG=1 shows the traceback)", err=True)
         sys.exit(int(ExitCode.UNEXPECTED))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_exceptions():
+    """The exceptions of the click that typer runs on (recent typer vendors its own copy)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
+def _usage_line(exc) -> str:
+    """``territory run: No such option: --tme (see `territory run --help`)``: click's message on one line."""
+    message = " ".join(exc.format_message().split())
+    command = exc.ctx.command_path if getattr(exc, "ctx", None) else "territory"
+    return f"{command}: {message} (see `{command} --help`)"
 
 
 if __name__ == "__main__":
