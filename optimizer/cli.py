@@ -54,6 +54,7 @@ def run(
         overrides = _settings(settings) | ({"solver.time_limit": time_limit} if time_limit else {})
         spec = _load(scenario, overrides or None)
         folder = out or Path("runs") / spec.slug
+        _require_output_folder(folder)
         outcome = _run_with_progress(spec, folder, log)
     except TerritoryError as exc:
         _fail(exc)
@@ -82,6 +83,12 @@ def _bad_flag(flag: str, what: str) -> TerritoryError:
     from optimizer.errors import InputError
 
     return InputError(flag, what)
+
+
+def _require_output_folder(folder: Path, flag: str = "--out") -> None:
+    from optimizer.outputs import require_output_folder
+
+    require_output_folder(folder, flag)
 
 
 def _run_with_progress(spec, folder: Path, log: bool):

@@ -42,8 +42,11 @@ def evaluate(
         from optimizer.evaluate import evaluate_plan
         from optimizer.scenario import load_scenario
 
+        from optimizer.outputs import require_output_folder
+
         spec = load_scenario(scenario)
         folder = out or Path("runs") / plan_folder_name(spec.slug, plan)
+        require_output_folder(folder)
         outcome = evaluate_plan(spec, plan, folder, progress=_progress)
     except TerritoryError as exc:
         _fail(exc)
@@ -71,7 +74,11 @@ def compare(
     """
     try:
         from optimizer.compare import compare_entries, parse_entry
+        from optimizer.outputs import require_output_folder
 
+        require_output_folder(out)
+        if runs is not None:
+            require_output_folder(runs, "--runs")
         parsed = [parse_entry(text) for text in entries]
         result = compare_entries(parsed, out, runs_dir=runs, fresh=fresh, progress=_progress)
     except TerritoryError as exc:

@@ -16,10 +16,28 @@ import pandas as pd
 PACKAGES = ("territory-optimizer", "pyomo", "highspy", "numpy", "pandas", "geopandas", "shapely", "folium", "pydantic")
 
 
+def require_output_folder(path: Path, flag: str = "--out") -> None:
+    """Refuse an output folder that is an existing file, lies under a file or cannot be written, before any
+    work is done (a run folder would otherwise replace the file, or fail after the solve)."""
+    from optimizer.errors import InputError
+
+    for part in (path, *path.parents):
+        if not part.exists():
+            continue
+        if not part.is_dir():
+            what = "is an existing file" if part == path else f"lies under {part}, which is a file"
+            raise InputError(f"{flag} {path}", f"{what}, not a folder", "give a folder path for the outputs")
+        if not os.access(part, os.W_OK | os.X_OK):
+            raise InputError(f"{flag} {path}", f"cannot write in {part} (permission denied)",
+                             "give a folder you can write to")
+        return
+
+
 @contextmanager
 def staging_folder(final: Path) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``final``; on success it replaces ``final``, on error it vanishes."""
     final = final.resolve()
+    require_output_folder(final, "run folder")
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = final.parent / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
