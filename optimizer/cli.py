@@ -159,7 +159,7 @@ def main() -> None:
     except click.ClickException as exc:  # a wrong flag, command or argument: one line, like every other error
         typer.echo(f"error: {_usage_line(exc)}", err=True)
         sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted: no output was written", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug, not bad input: one line, the traceback only on request
