@@ -124,8 +124,10 @@ def _not_reusable(folder: Path, scenario: Scenario, ready: Prepared, plan: Path 
         return f"no finished run in {folder}" if len(missing) == len(RUN_FILES) else f"{folder} lacks {missing[0]}"
     try:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return f"{folder}/summary.json is unreadable"
+    if not _looks_like_a_summary(summary):
+        return f"{folder}/summary.json is not a run summary (edited by hand?)"
     expected = {"scenario_hash": scenario.digest(), "data_hash": file_hash(ready.units.source),
                 "status": "evaluated" if plan else summary.get("status")}
     if plan is not None:
@@ -133,6 +135,14 @@ def _not_reusable(folder: Path, scenario: Scenario, ready: Prepared, plan: Path 
     changed = [key for key, value in expected.items() if summary.get(key) != value]
     if changed or summary.get("status") not in PLANNED:
         return f"{', '.join(changed) or 'status'} changed since {folder} was written"
+    try:
+        return _tables_differ(folder, scenario, ready, summary, plan)
+    except (KeyError, ValueError, OSError):  # a table edited or damaged by hand: make the run again
+        return f"the tables in {folder} are unreadable"
+
+
+def _tables_differ(folder: Path, scenario: Scenario, ready: Prepared, summary: dict, plan: Path | None) -> str | None:
+    """Why the run's tables cannot stand for the scenario today (other bases, failing checks), or ``None``."""
     if not _same_bases(folder, ready):
         return f"the bases in {folder} are not the ones the scenario gives now (has the code changed?)"
     objective = summary["objective"] if plan is None else None
@@ -140,6 +150,14 @@ def _not_reusable(folder: Path, scenario: Scenario, ready: Prepared, plan: Path 
     if report.failures != (summary.get("broken_rules") or []):
         return f"{folder} no longer passes the checks it passed"
     return None
+
+
+def _looks_like_a_summary(summary: object) -> bool:
+    """A summary.json as a run writes it: a mapping with a status and a numeric objective."""
+    if not isinstance(summary, dict) or not isinstance(summary.get("status"), str):
+        return False
+    objective = summary.get("objective")
+    return isinstance(objective, (int, float)) and not isinstance(objective, bool) and np.isfinite(objective)
 
 
 def _same_bases(folder: Path, ready: Prepared) -> bool:
