@@ -59,6 +59,8 @@ def sweep(
     code = exit_code(run.rows)
     if code == PARTIAL_FAILURE:
         typer.echo(f"error: {partial_line(run.rows, run.out)}", err=True)
+    elif code != ExitCode.OK:
+        typer.echo(f"error: {no_plan_line(run.rows, run.out)}", err=True)
     raise typer.Exit(code)
 
 
@@ -134,12 +136,23 @@ def exit_code(rows: list[dict[str, Any]]) -> int:
     return int(codes.pop()) if len(codes) == 1 else int(ExitCode.UNEXPECTED)
 
 
-def partial_line(rows: list[dict[str, Any]], out: Path) -> str:
-    """One line for a batch in which some scenarios failed: how many, why, and where the rows are."""
+def no_plan_line(rows: list[dict[str, Any]], out: Path) -> str:
+    """One line for a batch in which no scenario has a plan: why, and where each one's error is."""
+    reasons = ", ".join(f"{n} {status}" for status, n in sorted(_failure_counts(rows).items()))
+    return f"no scenario of the sweep has a plan ({reasons}); each one's error is in {out / 'sweep.csv'}"
+
+
+def _failure_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for row in rows:
         if row["status"] in FAILED:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return counts
+
+
+def partial_line(rows: list[dict[str, Any]], out: Path) -> str:
+    """One line for a batch in which some scenarios failed: how many, why, and where the rows are."""
+    counts = _failure_counts(rows)
     failed = sum(counts.values())
     reasons = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     return (f"{failed} of {len(rows)} scenarios failed ({reasons}); the other {len(rows) - failed} have their plans "

@@ -111,7 +111,24 @@ def load_sweep(path: Path) -> tuple[SweepFile, list[SweepScenario]]:
     for file in sorted({s.scenario for s in scenarios}):
         if not file.is_file():
             raise InputError(f"{path}", f"scenario file {file} not found", "paths are relative to the sweep file")
+    _refuse_if_none_can_be_read(path, scenarios)
     return spec, scenarios
+
+
+def _refuse_if_none_can_be_read(path: Path, scenarios: list[SweepScenario]) -> None:
+    """A grid key or an override that every scenario refuses is an error of the sweep file: say so before
+    any cluster starts (one refused case among good ones stays a row of sweep.csv)."""
+    from optimizer.scenario import load_scenario
+
+    first_error = None
+    for scenario in scenarios:
+        try:
+            load_scenario(scenario.scenario, scenario.overrides)
+            return
+        except InputError as exc:
+            first_error = first_error or f"`{scenario.name}`: {exc.line()}"
+    raise InputError(str(path), f"none of its {len(scenarios)} scenarios can be read; {first_error}",
+                     "fix the grid, the overrides or the base scenario")
 
 
 def expand(spec: SweepFile, folder: Path) -> list[SweepScenario]:
