@@ -72,7 +72,7 @@ RESULT_VERSION = 1
 
 SYNTHETIC = {f"synthetic-{s.units}x{s.territories}": s for s in
              (PRESETS["small"], PRESETS["5k"], PRESETS["20k"], PRESETS["40k"])}
-REAL = {"national_counties": "national_counties.yaml", "national_counties_200": None,
+REAL = {"national_counties": "national_counties.yaml", "national_counties_200": "national_counties_200.yaml",
         "national_zips": "national_zips.yaml"}
 DEFAULT_INSTANCES = [*SYNTHETIC, "national_counties", "national_counties_200", "national_zips"]
 
@@ -544,7 +544,7 @@ def _rss_gb(pid: int) -> float:
 # Instances, scenario variants and the result cache
 # ---------------------------------------------------------------------------------------------------------
 
-def instance_scenario(name: str, work: Path) -> Path:
+def instance_scenario(name: str) -> Path:
     """The scenario file of a named instance (generated instances come from the cache)."""
     if name in SYNTHETIC:
         return ensure_instance(SYNTHETIC[name])
@@ -552,12 +552,6 @@ def instance_scenario(name: str, work: Path) -> Path:
     if match:
         units, territories, seed, heavy = (int(g) if g else 0 for g in match.groups())
         return ensure_instance(InstanceSpec(units, territories, seed, heavy))
-    if name == "national_counties_200":
-        path = work / "national_counties_200.yaml"
-        path.write_text(f"extends: {REPO / 'scenarios' / 'national_counties.yaml'}\nname: national-counties-200\n"
-                        "description: Contiguous US counties into 200 territories (+-5 %), for bench_scale.\n"
-                        "territories:\n  count: 200\n")
-        return path
     if name in REAL:
         return REPO / "scenarios" / REAL[name]
     path = Path(name)
@@ -660,7 +654,7 @@ def _time_limit(scenario: Path) -> float:
 def measure_instance(name: str, args) -> dict:
     work = cache_dir() / "work" / name
     work.mkdir(parents=True, exist_ok=True)
-    scenario = instance_scenario(name, work)
+    scenario = instance_scenario(name)
     ident = identity(scenario) | {"time_limit_override": args.time_limit, "cold_time_limit": args.cold_time_limit}
     cache_path = cache_dir() / "results" / f"{name}.json"
     cache_path.parent.mkdir(parents=True, exist_ok=True)
