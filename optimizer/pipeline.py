@@ -118,6 +118,7 @@ def _extra_columns(scenario: Scenario) -> dict[str, str]:
 def validate_lines(scenario: Scenario) -> list[str]:
     """What ``territory validate`` prints for an alignment scenario (raises on any problem)."""
     ready = prepare(scenario, PhaseTimer(), lambda _: None)
+    build_rule_set(scenario, ready, _problem(scenario, ready)[0])  # the ids and targets the rules name
     lines = [f"ok: {scenario.name}: {len(ready.units)} units, {len(ready.bases)} territories "
              f"(bases {ready.bases.method}), {int(ready.shared.sum())} units may be shared"]
     return lines + [f"note: {note}" for note in ready.notes]
