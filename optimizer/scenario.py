@@ -182,6 +182,13 @@ class Scenario(ScenarioIdentity):
     regions: Regions | None = None
     report: Report | None = None
 
+    @model_validator(mode="after")
+    def _regions_fit_territories(self) -> Scenario:
+        if self.regions is not None and self.regions.count > self.territories.size:
+            raise ValueError(f"regions.count is {self.regions.count} but there are only {self.territories.size} "
+                             f"territories; ask for at most {self.territories.size} regions")
+        return self
+
 
 
 def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> Any:
@@ -308,7 +315,8 @@ def _explain(err: dict[str, Any], schema: type[BaseModel]) -> str:
     if err["type"] == "union_tag_not_found":
         tag = str(err["ctx"]["discriminator"]).strip("'")
         return f"missing key `{path}.{tag}`"
-    return f"`{path}`: {err['msg']}"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"`{path}`: {message}" if loc else message
 
 
 def _valid_keys_at(schema: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
