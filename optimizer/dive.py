@@ -83,26 +83,15 @@ def dive(model: PairModel, options: SolverOptions, clock: Clock, shares: np.ndar
             if open_units.size == 0:
                 break
             unit = int(open_units[np.argmax(problem.load[open_units])])
-            best = None
-            candidates = np.flatnonzero(shares[unit] > SPLIT_EPS)
-            for territory in candidates[np.argsort(shares[unit, candidates])]:  # largest share (often best) last
-                model.hold(unit, int(territory))
-                result = model.solve_lp(options, clock, penalty)
-                solves += 1
-                if result.values is None or result.values[model.size:].max(initial=0.0) > ELASTIC_EPS:
-                    continue
-                if best is None or result.objective < best[0]:
-                    best = (result.objective, int(territory), result)
-            if best is None:
-                model.hold(unit, None)
+            territory, result, tried = _cheapest_hold(model, options, clock, penalty, unit, shares[unit])
+            solves += tried
+            if territory is None:
                 refused[unit] = True
                 continue
-            held[unit] = best[1]
-            result = best[2]
-            if best[1] != territory:  # the session holds the last territory tried: move the unit back
-                model.hold(unit, best[1])
-                result = model.solve_lp(options, clock, penalty)
-                solves += 1
+            if result.values is None:  # out of time while putting the unit back where it was cheapest
+                model.hold(unit, None)
+                break
+            held[unit] = territory
             shares = np.zeros_like(shares)
             shares[model.unit, model.territory] = result.values[: model.size]
             objective, duals = result.objective, result.row_duals
@@ -114,6 +103,31 @@ def dive(model: PairModel, options: SolverOptions, clock: Clock, shares: np.ndar
         unit_dual, band_dual = model.duals(duals)
         reduced = problem.cost - unit_dual[:, None] - problem.load[:, None] * band_dual[None, :]
     return Dive(shares=shares, held=held, refused=refused, objective=objective, lp_solves=solves, reduced=reduced)
+
+
+def _cheapest_hold(model: PairModel, options: SolverOptions, clock: Clock, penalty: float, unit: int,
+                   unit_shares: np.ndarray):
+    """Try ``unit`` held in each territory it has a share in; leave it held in the one of least LP value.
+
+    Returns ``(territory, LP result there, LP solves)``, or ``(None, None, solves)`` with the unit free
+    again when every territory needs the elastic band."""
+    best, solves = None, 0
+    candidates = np.flatnonzero(unit_shares > SPLIT_EPS)
+    for territory in candidates[np.argsort(unit_shares[candidates])]:  # the largest share (often best) last
+        model.hold(unit, int(territory))
+        result = model.solve_lp(options, clock, penalty)
+        solves += 1
+        if result.values is None or result.values[model.size:].max(initial=0.0) > ELASTIC_EPS:
+            continue
+        if best is None or result.objective < best[1].objective:
+            best = (int(territory), result)
+    if best is None:
+        model.hold(unit, None)
+        return None, None, solves
+    if best[0] != territory:  # the session holds the last territory tried: move the unit back
+        model.hold(unit, best[0])
+        return best[0], model.solve_lp(options, clock, penalty), solves + 1
+    return best[0], best[1], solves
 
 
 def repair_pairs_after_dive(problem: AlignmentProblem, plan: np.ndarray, dived: Dive) -> np.ndarray:
