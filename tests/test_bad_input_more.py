@@ -11,7 +11,7 @@ import yaml
 from shapely.geometry import Polygon, box
 
 from optimizer.errors import ExitCode
-from tests.conftest import grid_units, write_scenario
+from tests.conftest import REPO, grid_units, write_scenario
 from tests.test_cli_bad_input import assert_refused, run_refused, territory
 
 
@@ -236,3 +236,29 @@ def test_compare_remakes_a_run_folder_whose_summary_was_tampered_with(tmp_path, 
     assert "[reused]" not in again.stdout
     notes = (out / "comparison.csv").read_text()
     assert notes.count("summary.json is not a run summary") == 2, notes
+
+
+def _accounts_scenario(tmp_path, accounts: bytes):
+    (tmp_path / "accounts.csv").write_bytes(accounts)
+    (tmp_path / "reps.csv").write_bytes((REPO / "data" / "reps_tx.csv").read_bytes())
+    scenario = {"kind": "accounts", "name": "a", "units": {"dataset": "accounts.csv"},
+                "reps": {"dataset": "reps.csv"}, "balance": {"tolerance": None}}
+    path = tmp_path / "accounts.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    return path
+
+
+ACCOUNTS = (REPO / "data" / "accounts_tx.csv").read_text(encoding="utf-8").splitlines(keepends=True)[:30]
+
+
+@pytest.mark.parametrize("accounts, needles", [
+    (b"", ("accounts.csv: cannot be read as CSV", "UTF-8 with a header row")),
+    ("".join(ACCOUNTS[:1]).encode(), ("accounts.csv: has no account rows",)),
+    ("".join(ACCOUNTS + ["A99999,Caf\xe9,31.1,-97.1,48001,X,growth,100,2,1,,\n"]).encode("latin-1"),
+     ("accounts.csv: cannot be read as CSV", "'utf-8' codec")),
+    ("".join(ACCOUNTS).replace("31.7985", "200", 1).encode(), ("accounts.csv row 2", "`lat` = `200` is above 90")),
+    ("".join(ACCOUNTS).replace(",14800,", ",inf,", 1).encode(), ("row 2 (account_id A00001)", "`value` = `inf`")),
+])
+def test_accounts_file_problems_name_the_file_and_row(tmp_path, accounts, needles):
+    path = _accounts_scenario(tmp_path, accounts)
+    run_refused(tmp_path, path, ExitCode.BAD_INPUT, *needles)
