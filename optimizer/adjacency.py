@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from optimizer.errors import InputError
+from optimizer.unit_ids import unknown_unit
 
 
 def queen_adjacency(frame: gpd.GeoDataFrame, links: list[tuple[str, str]] = ()) -> list[np.ndarray]:
@@ -21,8 +21,7 @@ def queen_adjacency(frame: gpd.GeoDataFrame, links: list[tuple[str, str]] = ()) 
     for a, b in links:
         for uid in (a, b):
             if uid not in index:
-                raise InputError("contiguity.links", f"unit '{uid}' is not one of the {len(index)} units",
-                                 "link two unit ids of the data set")
+                raise unknown_unit("contiguity.links", uid, index, "link two unit ids of the data set")
         extra += [(index[a], index[b]), (index[b], index[a])]
     if extra:
         pairs = np.asarray(extra)

@@ -38,6 +38,7 @@ import pandas as pd
 
 from optimizer.errors import InputError
 from optimizer.scenario import Territories
+from optimizer.unit_ids import unknown_unit
 from optimizer.units import DISPLAY_CRS, PROJECTED_CRS, UnitTable
 
 PRICE_ITERATIONS = 400
@@ -121,8 +122,8 @@ def _given_bases(spec: Territories, units: UnitTable) -> BaseTable:
         tid = base.id or ids[k]
         if base.unit is not None:
             if base.unit not in index:
-                raise InputError(f"territories.bases.{k}.unit", f"'{base.unit}' is not one of the {len(units)} units",
-                                 "use a unit id from the data set (after units.include/exclude) or lat/lon")
+                raise unknown_unit(f"territories.bases.{k}.unit", base.unit, index,
+                                   "use a unit id from the data set (after units.include/exclude) or lat/lon")
             i = index[base.unit]
             row = unit_base_row(units, i, tid, base.name)
         else:

@@ -26,6 +26,7 @@ from optimizer.bases import BaseTable, territory_ids, unit_base_row
 from optimizer.distance import distance_matrix_km
 from optimizer.errors import InputError, NoPlanError
 from optimizer.solver import SolverOptions, SolveStatus, compile_model, relative_gap, solve
+from optimizer.unit_ids import unknown_unit
 
 RELOCATE_ROUNDS = 6
 HEURISTIC_TIME_SHARE = 0.3
@@ -47,8 +48,7 @@ def candidate_units(spec, units) -> np.ndarray:
     if spec.units:
         unknown = [u for u in spec.units if u not in index]
         if unknown:
-            raise InputError("territories.candidates.units", f"'{unknown[0]}' is not one of the {len(index)} units",
-                             "list unit ids of the data set")
+            raise unknown_unit("territories.candidates.units", unknown[0], index, "list unit ids of the data set")
         return np.array(sorted({index[u] for u in spec.units}))
     return np.sort(np.argsort(-units.workload, kind="stable")[: spec.top])
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.errors import InputError
+from optimizer.unit_ids import unit_id_hint
 
 REQUIRED = ("unit_id", "territory_id")
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -120,7 +121,8 @@ def _row_problems(unit: str, territory: str, share_text: str, delimiter: str, kn
     if not unit:
         found.append("no unit_id")
     elif unit not in known_units:
-        found.append(f"unknown unit `{unit}`{_unit_hint(unit, known_units)}")
+        hint = unit_id_hint(unit, known_units) or " (use an id from the scenario's units)"
+        found.append(f"unknown unit `{unit}`{hint}")
     if not territory:
         found.append("no territory_id")
     elif territory not in known_territories:
@@ -129,16 +131,6 @@ def _row_problems(unit: str, territory: str, share_text: str, delimiter: str, kn
         found.append(f"share `{share_text}` is not a number (write a fraction such as 0.4, or leave it empty "
                      "for a whole unit)")
     return found
-
-
-def _unit_hint(unit: str, known: set[str]) -> str:
-    stripped = unit[:-2] if unit.endswith(".0") else unit
-    for candidate in (stripped, *(stripped.zfill(width) for width in range(len(stripped) + 1, 11))):
-        if candidate in known and candidate != unit:
-            return (f" (did you mean `{candidate}`? spreadsheets drop leading zeros and add `.0`: "
-                    "format the column as text)")
-    near = difflib.get_close_matches(unit, sorted(known), n=1, cutoff=0.8)
-    return f" (did you mean `{near[0]}`?)" if near else " (use an id from the scenario's units)"
 
 
 def _territory_hint(territory: str, known: list[str]) -> str:

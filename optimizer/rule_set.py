@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.errors import InputError
+from optimizer.unit_ids import unknown_unit
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,7 @@ def _locks(locks, unit_index: dict, territory_index: dict) -> dict[int, int]:
     found = {}
     for i, lock in enumerate(locks):
         if lock.unit not in unit_index:
-            raise InputError(f"rules.locks.{i}.unit", f"'{lock.unit}' is not one of the {len(unit_index)} units",
-                             "lock a unit id of the data set")
+            raise unknown_unit(f"rules.locks.{i}.unit", lock.unit, unit_index, "lock a unit id of the data set")
         if lock.territory not in territory_index:
             names = ", ".join(list(territory_index)[:5])
             raise InputError(f"rules.locks.{i}.territory", f"'{lock.territory}' is not a territory",
@@ -82,7 +82,7 @@ def _locks(locks, unit_index: dict, territory_index: dict) -> dict[int, int]:
 def _group(group: list[str], unit_index: dict, key: str) -> np.ndarray:
     unknown = [u for u in group if u not in unit_index]
     if unknown:
-        raise InputError(key, f"'{unknown[0]}' is not one of the {len(unit_index)} units", "use unit ids of the data")
+        raise unknown_unit(key, unknown[0], unit_index, "use unit ids of the data")
     return np.array(sorted({unit_index[u] for u in group}))
 
 

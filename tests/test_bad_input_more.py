@@ -158,7 +158,8 @@ def test_numeric_ids_lose_leading_zeros_and_the_base_is_reported_missing(tmp_pat
     frame.to_file(tmp_path / "units.gpkg", layer="units")
     path = write_scenario(tmp_path, tmp_path / "units.gpkg",
                           territories={"bases": [{"unit": "01001"}, {"unit": "1010"}]})
-    run_refused(tmp_path, path, ExitCode.BAD_INPUT, "territories.bases.0.unit", "'01001' is not one of the 25 units")
+    run_refused(tmp_path, path, ExitCode.BAD_INPUT, "territories.bases.0.unit", "'01001' is not one of the 25 units",
+                "did you mean `1001`? spreadsheets drop leading zeros")
 
 
 @pytest.mark.parametrize("rules, needles", [

@@ -15,6 +15,7 @@ from optimizer.bases import territory_ids
 from optimizer.distance import great_circle_km
 from optimizer.errors import InputError
 from optimizer.sizing.joint_schema import Candidates, CityCandidates
+from optimizer.unit_ids import unknown_unit
 from optimizer.units import DISPLAY_CRS, UnitTable
 
 COLUMNS = ["territory_id", "base_unit_id", "base_name", "base_lat", "base_lon", "population"]
@@ -56,8 +57,8 @@ def _listed_row(base, k: int, units: UnitTable) -> dict:
     if base.unit is not None:
         index = np.flatnonzero(units.ids == base.unit)
         if not index.size:
-            raise InputError(f"bases.listed.{k}.unit", f"'{base.unit}' is not one of the {len(units)} units",
-                             "use a unit id of the data set (after units.include/exclude) or lat/lon")
+            raise unknown_unit(f"bases.listed.{k}.unit", base.unit, set(units.ids),
+                               "use a unit id of the data set (after units.include/exclude) or lat/lon")
         f = units.frame.iloc[int(index[0])]
         return {"base_unit_id": base.unit, "base_name": base.name or str(f["name"]), "base_lat": float(f["lat"]),
                 "base_lon": float(f["lon"]), "population": None}
