@@ -34,6 +34,20 @@ def test_oversized_unit_is_shared_when_allowed(tmp_path, heavy_dataset):
     assert "shared: " in (outcome.folder / "map.html").read_text()
 
 
+def test_a_unit_with_nearly_all_workload_passes_the_checks(tmp_path):
+    """The unit sits on its base, so the objective is tiny; base coordinates rounded in territories.csv must
+    not fail the independent objective check (it did: 0.047427 reported, 0.047428 recomputed, exit 5)."""
+    frame = grid_units()
+    frame.loc[0, "labor_force"] = 1e9
+    path = tmp_path / "giant.gpkg"
+    frame.to_file(path, layer="units")
+    scenario = load_scenario(write_scenario(tmp_path, path, units={"dataset": str(path), "sharing": {"allow": True}},
+                                            territories={"count": 2}, balance={"tolerance": 0.05}))
+    outcome = run_scenario(scenario, tmp_path / "run")
+    assert outcome.summary["objective"] < 0.1
+    assert "objective recomputed" in outcome.summary["checks_passed"]
+
+
 def test_oversized_unit_is_refused_when_sharing_is_off(tmp_path, heavy_dataset):
     scenario = load_scenario(write_scenario(tmp_path, heavy_dataset))
     with pytest.raises(InfeasibleError, match=r"Unit 12 \(U012\) 1\.\d\dx"):
