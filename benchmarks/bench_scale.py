@@ -701,15 +701,15 @@ STAGE_KINDS = ("LP", "repair", "local", "MIP")
 
 
 def stage_split(stages: list[dict]) -> dict[str, float]:
-    """Seconds per kind of stage as ``stages`` records them: LP (pricing LPs), repair (MIP or heuristic),
-    local search, and every other stage (MIPs, windows of MIPs)."""
+    """Seconds per kind of stage as ``stages`` records them: LP (pricing LPs), repair (MIP or heuristic, the dive
+    on heavy units included), local search, and every other stage (MIPs, windows of MIPs)."""
     split = dict.fromkeys(STAGE_KINDS, 0.0)
     for stage in stages or []:
         seconds = stage.get("seconds")
         if seconds is None:
             continue
         name = str(stage.get("stage", ""))
-        kind = ("LP" if name.startswith("lp") else "repair" if "repair" in name
+        kind = ("LP" if name.startswith("lp") else "repair" if "repair" in name or name == "dive"
                 else "local" if "local" in name else "MIP")
         split[kind] += float(seconds)
     return split
