@@ -15,18 +15,6 @@ from tests.conftest import REPO, grid_units, write_scenario
 from tests.test_cli_bad_input import assert_refused, run_refused, territory
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("", "the file is empty"),
-    ("# only a comment\n", "the file is empty"),
-    ("- a\n- b\n", "the top level must be a mapping"),
-    ("hello\n", "the top level must be a mapping"),
-])
-def test_scenario_file_without_a_mapping(tmp_path, text, needle):
-    path = tmp_path / "bad.yaml"
-    path.write_text(text)
-    run_refused(tmp_path, path, ExitCode.BAD_INPUT, "bad.yaml", needle)
-
-
 def test_scenario_file_that_is_not_utf8_is_refused_not_patched(tmp_path):
     path = tmp_path / "latin.yaml"
     path.write_bytes("name: Bogot\xe1\n".encode("latin-1"))

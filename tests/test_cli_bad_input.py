@@ -43,6 +43,10 @@ def test_unknown_key(tmp_path, grid_dataset):
     ("name: [oops\n", "not valid scenario YAML"),
     ("name: a\nname: b\n", "duplicate key 'name'"),
     ("name: !!python/object/apply:os.system [echo hi]\n", "tag"),
+    ("", "the file is empty"),
+    ("# only a comment\n", "the file is empty"),
+    ("- a\n- b\n", "the top level must be a mapping"),
+    ("hello\n", "the top level must be a mapping"),
 ])
 def test_broken_yaml(tmp_path, text, needle):
     path = tmp_path / "bad.yaml"
