@@ -39,6 +39,7 @@ def staging_folder(final: Path) -> Iterator[Path]:
     final = final.resolve()
     require_output_folder(final, "run folder")
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(final)
     staging = final.parent / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -48,6 +49,26 @@ def staging_folder(final: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _replace(staging, final)
+
+
+def remove_leftovers(final: Path) -> None:
+    """Delete the hidden staging and old-copy folders beside ``final`` that runs killed outright (SIGKILL, a
+    power cut) left behind; those of a process still running are kept."""
+    for pattern in (f".{final.name}.partial-*", f".{final.name}.old-*"):
+        for leftover in final.parent.glob(pattern):
+            pid = leftover.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and not _running(int(pid)):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _replace(staging: Path, final: Path) -> None:

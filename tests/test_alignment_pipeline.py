@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pandas as pd
 import pytest
@@ -83,3 +84,20 @@ def test_rerun_replaces_the_folder_atomically(tmp_path, grid_dataset):
     run_scenario(scenario, tmp_path / "run")
     assert not (tmp_path / "run" / "stale.txt").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run.")]
+
+
+def test_a_run_clears_what_killed_runs_left_but_not_what_running_ones_write(tmp_path, grid_dataset):
+    finished = subprocess.Popen(["true"])
+    finished.wait()  # its pid belongs to no process now
+    running = subprocess.Popen(["sleep", "30"])
+    try:
+        dead = [tmp_path / f".run.partial-{finished.pid}", tmp_path / f".run.old-{finished.pid}"]
+        alive = tmp_path / f".run.partial-{running.pid}"
+        for folder in (*dead, alive):
+            folder.mkdir()
+            (folder / "summary.json").write_text("{}")
+        run_scenario(load_scenario(write_scenario(tmp_path, grid_dataset)), tmp_path / "run")
+        assert not any(folder.exists() for folder in dead)
+        assert alive.exists(), "a folder another running process is writing must be left alone"
+    finally:
+        running.kill()
