@@ -40,15 +40,20 @@ class Improving(Balancing):
                 applied += 1
         return applied
 
-    def _improving_swaps(self, deadline: float) -> int:
-        """Swap ``i: t -> u`` with ``j: u -> t`` when the pair lowers the cost and every band still holds."""
+    def _gaining_moves(self, deadline: float):
+        """``(unit, from, to)`` of the border moves that lower the cost, largest gain first, until ``deadline``
+        (the gains are those of the plan when called: callers re-check each move against the plan now)."""
         units, src, dst = self._boundary_moves()
         gain = self.cost[units, dst] - self.cost[units, src]
-        applied = 0
         for m in np.flatnonzero(gain < -EPS)[np.argsort(gain[gain < -EPS])].tolist():
             if time.perf_counter() > deadline:
-                break
-            i, t, u = int(units[m]), int(src[m]), int(dst[m])
+                return
+            yield int(units[m]), int(src[m]), int(dst[m])
+
+    def _improving_swaps(self, deadline: float) -> int:
+        """Swap ``i: t -> u`` with ``j: u -> t`` when the pair lowers the cost and every band still holds."""
+        applied = 0
+        for i, t, u in self._gaining_moves(deadline):
             if self.owner[i] != t or not self.may_join(i, u):
                 continue
             partner = self._best_partner(i, t, u)
@@ -62,19 +67,14 @@ class Improving(Balancing):
         """An improving move that breaks a band, followed by the cheapest move that mends it (out of the
         territory it overloaded or into the one it emptied, to or from any neighbour); kept if the pair
         lowers the cost. Swaps are the special case where the second move goes back."""
-        units, src, dst = self._boundary_moves()
-        gain = self.cost[units, dst] - self.cost[units, src]
         applied = 0
-        for m in np.flatnonzero(gain < -EPS)[np.argsort(gain[gain < -EPS])].tolist():
-            if time.perf_counter() > deadline:
-                break
-            i, t, u = int(units[m]), int(src[m]), int(dst[m])
+        for i, t, u in self._gaining_moves(deadline):
             if self.owner[i] != t or not any(j in self.members[u] for j in self.nbr[i]):
                 continue  # an earlier move changed its side of the border
             if self.split[i] or not self.may_join(i, u) or not self.stays_connected(t, i):
                 continue
             before = self.total_violation()
-            d_viol, d_cost = self.deltas(units[m: m + 1], src[m: m + 1], dst[m: m + 1])
+            d_viol, d_cost = self.deltas(np.array([i]), np.array([t]), np.array([u]))
             if d_cost[0] >= -EPS:
                 continue
             self._move(i, t, u)
