@@ -188,8 +188,6 @@ def solve_alignment(problem: AlignmentProblem, options: SolverOptions) -> Alignm
 def price_full_lp(problem: AlignmentProblem, options: SolverOptions, clock: Clock,
                   model: PairModel | None = None) -> tuple[LpBound, list]:
     """The LP relaxation over all pairs, by pricing in one HiGHS instance (``model`` keeps the columns)."""
-    n, k = problem.distance_km.shape
-    cost = problem.cost
     penalty = problem.penalty if problem.penalty is not None else ELASTIC_PRICE
     model = model or PairModel(problem, first_pairs(problem), clock, penalty)
     stages = []
@@ -200,8 +198,7 @@ def price_full_lp(problem: AlignmentProblem, options: SolverOptions, clock: Cloc
                        "objective": result.objective})
         if result.status is not SolveStatus.OPTIMAL:
             raise NoPlanError("solver", f"the LP relaxation stopped: {result.detail}", "raise solver.time_limit")
-        unit_dual, band_dual = model.duals(result.row_duals)
-        reduced = cost - unit_dual[:, None] - problem.load[:, None] * band_dual[None, :]
+        reduced = model.reduced_costs(result.row_duals)
         shortfall = float(np.minimum(reduced.min(axis=1), 0.0).sum())  # most each unit could still gain
         entering = (reduced < 0) & (model.pair_id < 0)
         if shortfall >= -1e-7 * max(1.0, abs(result.objective)) or not entering.any():
@@ -210,9 +207,7 @@ def price_full_lp(problem: AlignmentProblem, options: SolverOptions, clock: Cloc
         # ZIP-level LP by millions of columns in the first round
         model.add(entering & nearest(np.where(entering, reduced, np.inf), ENTERING_PER_UNIT))
     _refuse_unreachable_band(problem, result.values[model.size:])
-    shares = np.zeros((n, k))
-    shares[model.unit, model.territory] = result.values[: model.size]
-    return LpBound(result.objective + shortfall, np.maximum(reduced, 0.0), shares), stages
+    return LpBound(result.objective + shortfall, np.maximum(reduced, 0.0), model.shares(result.values)), stages
 
 
 def first_pairs(problem: AlignmentProblem) -> np.ndarray:

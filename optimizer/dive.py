@@ -92,16 +92,12 @@ def dive(model: PairModel, options: SolverOptions, clock: Clock, shares: np.ndar
                 model.hold(unit, None)
                 break
             held[unit] = territory
-            shares = np.zeros_like(shares)
-            shares[model.unit, model.territory] = result.values[: model.size]
-            objective, duals = result.objective, result.row_duals
+            shares, objective, duals = model.shares(result.values), result.objective, result.row_duals
     finally:
         for unit in np.flatnonzero(held >= 0):
             model.hold(int(unit), None)
-    reduced = None
-    if duals is not None:  # reduced costs of the LP with the units held: what the repair MIP's pairs follow
-        unit_dual, band_dual = model.duals(duals)
-        reduced = problem.cost - unit_dual[:, None] - problem.load[:, None] * band_dual[None, :]
+    # reduced costs of the LP with the units held: what the repair MIP's pairs follow
+    reduced = model.reduced_costs(duals) if duals is not None else None
     return Dive(shares=shares, held=held, refused=refused, objective=objective, lp_solves=solves, reduced=reduced)
 
 

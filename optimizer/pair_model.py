@@ -138,9 +138,17 @@ class PairModel:
                              col_upper=np.full(matrix.shape[1], np.inf), integer=np.zeros(matrix.shape[1], bool),
                              model=self.pyomo_model)
 
-    def duals(self, row_duals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Dual per unit row and per territory band row."""
-        return row_duals[self.unit_row], row_duals[self.band_rows].sum(axis=1)
+    def reduced_costs(self, row_duals: np.ndarray) -> np.ndarray:
+        """Reduced cost of every unit-territory pair (N, K) at the LP's row duals:
+        ``r[i,t] = c[i,t] - y_i - w_i z_t`` (``y`` the unit rows', ``z`` the band rows' duals)."""
+        unit_dual, band_dual = row_duals[self.unit_row], row_duals[self.band_rows].sum(axis=1)
+        return self.problem.cost - unit_dual[:, None] - self.problem.load[:, None] * band_dual[None, :]
+
+    def shares(self, values: np.ndarray) -> np.ndarray:
+        """The (N, K) shares of an LP solution over the pairs so far (``values`` in pair-id order)."""
+        grid = np.zeros(self.pair_id.shape)
+        grid[self.unit, self.territory] = values[: self.size]
+        return grid
 
     # --- restricted MIPs ----------------------------------------------------------------------------------
     def restricted(self, pairs: np.ndarray, penalty: float | None, clock: Clock) -> Restricted:
