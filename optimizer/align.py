@@ -56,12 +56,15 @@ IMPROVE_TIME_SHARE = 0.6
 PLAN_GAP_SHARE = 0.25  # HiGHS's own gap target, as a share of the user's, while the LP bound certifies
 REPAIR_TIME_SHARE = 0.5  # at most this share of the time left goes to the repair MIP
 DIVE_TIME_SHARE = 0.25  # at most this share of the time left goes to the dive on heavy units
-DIVE_UP_TO_PAIRS = 2_000_000  # above (ZIP level), each of the dive's LP re-solves is slow and moves and swaps
-# repair the band (light units); below, moves and swaps of heavy units cost 4 % on the national counties
+# Unit-territory pairs above which an instance is large (ZIP level: 15.6M; national counties: 0.3-0.6M). Large
+# instances repair the band by moves and swaps (light units; the dive's LP re-solves would be slow) and improve
+# window by window (the MIP over 93k cheap pairs made no progress there); smaller ones dive (moves and swaps of
+# heavy units cost 4 % on the national counties) and leave improvement to the MIP (faster than windows there).
+# ``optimizer.align_rules`` meets rules on large instances by repairing the plain plan.
+LARGE_PAIRS = 2_000_000
 LOCAL_SEARCH_SECONDS = 10.0
 BAND_REPAIR_SECONDS = 15.0
 WINDOW_TIME_SHARE = 0.9  # of the time left, for improving the plan window by window
-WINDOWS_ABOVE_PAIRS = 2_000_000  # unit-territory pairs; below, windows were slower than the MIP over cheap pairs
 SHARE_EPS = 1e-6
 
 
@@ -241,7 +244,7 @@ def _first_plan(search: _Search) -> None:
     if violated.size == 0 or problem.penalty is not None:
         search.offer(rounded, problem.plan_cost(rounded))
         return
-    if problem.distance_km.size <= DIVE_UP_TO_PAIRS and split_heavy(problem, search.lp.shares).any():
+    if problem.distance_km.size <= LARGE_PAIRS and split_heavy(problem, search.lp.shares).any():
         _repair_after_dive(search)
     elif _repaired_by_moves(search, rounded):
         return
@@ -301,7 +304,7 @@ def _windows(search: _Search) -> None:
     """Exact small MIPs over a few neighbouring territories at a time (``optimizer.window_search``)."""
     if search.grid is None or search.certified() or search.clock.left() <= 1.0:
         return
-    if search.problem.distance_km.size <= WINDOWS_ABOVE_PAIRS:  # HiGHS improves smaller plans faster as a whole
+    if search.problem.distance_km.size <= LARGE_PAIRS:  # HiGHS improves smaller plans faster as a whole
         return
     began = time.perf_counter()
     grid, solved = improve_by_windows(search.problem, search.grid.copy(), search.lp.shares, search.lp.reduced,

@@ -30,7 +30,7 @@ import numpy as np
 
 from models.alignment_rules import AlignmentRules
 from optimizer.adjacency import components
-from optimizer.align import SHARE_EPS, AlignmentSolution, plan_rows, price_full_lp, solve_alignment
+from optimizer.align import LARGE_PAIRS, SHARE_EPS, AlignmentSolution, plan_rows, price_full_lp, solve_alignment
 from optimizer.contiguity_repair import connected_plan, is_connected_plan, rules_objective
 from optimizer.repair import nearest, round_lp
 from optimizer.errors import InfeasibleError, NoPlanError
@@ -50,7 +50,6 @@ ROUND_SECONDS = 60.0  # a round with an incumbent runs at least this long (time 
 ROUND_TIME_SHARE = 0.25  # ... or this share of the time left, whichever is longer
 STALL_ROUNDS = 3  # stop after this many rounds that improve neither the connected plan nor the bound
 STALL_PROGRESS = 1e-4  # by more than this share
-LARGE_PAIRS = 2_000_000  # above this, rules are met by repairing the plain model's plan (module docstring)
 LARGE_PLAIN_SHARE = 0.4  # of the time limit, for the plain model's plan and bound
 
 
