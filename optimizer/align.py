@@ -143,10 +143,9 @@ class _Search:
         self.clock.solve += result.seconds
         self.logs.append(result.log)
         self.clock.build += result.extra.get("handover", 0.0)
-        self.stages.append({"stage": name, "elapsed": round(self.clock.elapsed(),
-                            3), "pairs": int(len(model.unit)), "seconds": round(result.seconds, 3),
-                            "status": result.status.value, "objective": result.objective,
-                            "bound": result.bound, "nodes": result.nodes})
+        self.stages.append(self.clock.stage(name, pairs=int(len(model.unit)), seconds=round(result.seconds, 3),
+                                            status=result.status.value, objective=result.objective,
+                                            bound=result.bound, nodes=result.nodes))
         self._learn(model, result, pairs)
 
     def _learn(self, model: Restricted, result, pairs: np.ndarray) -> None:
@@ -196,9 +195,8 @@ def price_full_lp(problem: AlignmentProblem, options: SolverOptions, clock: Cloc
     stages = []
     while True:
         result = model.solve_lp(options, clock, penalty)
-        stages.append({"stage": "lp", "elapsed": round(clock.elapsed(),
-                       3), "pairs": model.size, "seconds": round(result.seconds, 3),
-                       "objective": result.objective})
+        stages.append(clock.stage("lp", pairs=model.size, seconds=round(result.seconds, 3),
+                                  objective=result.objective))
         if result.status is not SolveStatus.OPTIMAL:
             raise NoPlanError("solver", f"the LP relaxation stopped: {result.detail}", "raise solver.time_limit")
         reduced = model.reduced_costs(result.row_duals)
@@ -238,9 +236,8 @@ def _first_plan(search: _Search) -> None:
     problem = search.problem
     rounded = round_lp(search.lp.shares, problem.shared)
     violated = out_of_band(rounded, problem.load, problem.lower, problem.upper)
-    search.stages.append({"stage": "round", "elapsed": round(search.clock.elapsed(),
-                          3), "objective": problem.plan_cost(rounded),
-                          "territories_outside_band": int(violated.size)})
+    search.stages.append(search.clock.stage("round", objective=problem.plan_cost(rounded),
+                                            territories_outside_band=int(violated.size)))
     if violated.size == 0 or problem.penalty is not None:
         search.offer(rounded, problem.plan_cost(rounded))
         return
@@ -261,9 +258,9 @@ def _repaired_by_moves(search: _Search, rounded: np.ndarray) -> bool:
     repaired = repair_band(rounded, problem.cost, problem.load, problem.shared, problem.lower, problem.upper,
                            min(BAND_REPAIR_SECONDS, max(search.clock.left() * 0.2, 0.0)))
     left = out_of_band(repaired, problem.load, problem.lower, problem.upper)
-    search.stages.append({"stage": "band repair", "elapsed": round(search.clock.elapsed(),
-                          3), "seconds": round(time.perf_counter() - began, 3),
-                          "objective": problem.plan_cost(repaired), "territories_outside_band": int(left.size)})
+    search.stages.append(search.clock.stage("band repair", seconds=round(time.perf_counter() - began, 3),
+                                            objective=problem.plan_cost(repaired),
+                                            territories_outside_band=int(left.size)))
     if left.size:
         return False
     search.offer(repaired, problem.plan_cost(repaired))
@@ -278,11 +275,10 @@ def _repair_after_dive(search: _Search) -> None:
     dived = dive(search.model, search.options, clock, search.lp.shares, ELASTIC_PRICE,
                  max(clock.left(), 0.0) * DIVE_TIME_SHARE)
     plan = round_lp(dived.shares, problem.shared)
-    search.stages.append({"stage": "dive", "elapsed": round(clock.elapsed(), 3),
-                          "seconds": round(time.perf_counter() - began, 3), "units_held": dived.steps,
-                          "lp_solves": dived.lp_solves, "lp_objective": dived.objective,
-                          "territories_outside_band": int(out_of_band(plan, problem.load, problem.lower,
-                                                                      problem.upper).size)})
+    outside = out_of_band(plan, problem.load, problem.lower, problem.upper)
+    search.stages.append(clock.stage("dive", seconds=round(time.perf_counter() - began, 3), units_held=dived.steps,
+                                     lp_solves=dived.lp_solves, lp_objective=dived.objective,
+                                     territories_outside_band=int(outside.size)))
     search.mip(repair_pairs_after_dive(problem, plan, dived), "repair after dive", REPAIR_TIME_SHARE)
 
 
@@ -295,9 +291,8 @@ def _local_search(search: _Search) -> None:
     grid = improve_plan(search.grid, problem.cost, problem.load, problem.shared, problem.lower, problem.upper,
                         budget)
     search.offer(grid, problem.plan_cost(grid))
-    search.stages.append({"stage": "local search", "elapsed": round(search.clock.elapsed(),
-                          3), "seconds": round(time.perf_counter() - began, 3),
-                          "objective": search.objective})
+    search.stages.append(search.clock.stage("local search", seconds=round(time.perf_counter() - began, 3),
+                                            objective=search.objective))
 
 
 def _windows(search: _Search) -> None:
@@ -310,9 +305,8 @@ def _windows(search: _Search) -> None:
     grid, solved = improve_by_windows(search.problem, search.grid.copy(), search.lp.shares, search.lp.reduced,
                                       search.options, search.clock.left() * WINDOW_TIME_SHARE, search.good_enough)
     search.offer(grid, search.problem.plan_cost(grid))
-    search.stages.append({"stage": "windows", "elapsed": round(search.clock.elapsed(),
-                          3), "windows": solved, "seconds": round(time.perf_counter() - began, 3),
-                          "objective": search.objective})
+    search.stages.append(search.clock.stage("windows", windows=solved, seconds=round(time.perf_counter() - began, 3),
+                                            objective=search.objective))
 
 
 def _find_any_plan(search: _Search) -> None:

@@ -298,10 +298,10 @@ def _solve_large(problem: AlignmentProblem, rules: RuleSet, options: SolverOptio
     grid = np.zeros(problem.distance_km.shape)
     grid[plain.unit_index, plain.territory_index] = plain.share
     repaired = connected_plan(problem, rules, grid, max(clock.left() - 1.0, 1.0), ROOT_SHARE)
-    stages = plain.stages + [{"stage": "rules repair", "elapsed": round(clock.elapsed(), 3),
-                              "seconds": None if repaired is None else round(repaired.seconds, 3),
-                              "objective": None if repaired is None else repaired.objective,
-                              "outside_band": None if repaired is None else repaired.outside}]
+    found = repaired is not None
+    stages = plain.stages + [clock.stage("rules repair", seconds=round(repaired.seconds, 3) if found else None,
+                                         objective=repaired.objective if found else None,
+                                         outside_band=repaired.outside if found else None)]
     if repaired is None or repaired.outside > 0:
         what = "territories in one piece" if rules.neighbours is not None else "every rule"
         raise NoPlanError("rules", f"no plan with {what} inside the band was found from the plain plan in the "

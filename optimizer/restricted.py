@@ -67,6 +67,10 @@ class Clock:
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
+    def stage(self, name: str, **fields) -> dict:
+        """A stage's record for summary.json: its name, the seconds since the solve began, then ``fields``."""
+        return {"stage": name, "elapsed": round(self.elapsed(), 3), **fields}
+
 
 @dataclass
 class Restricted:
