@@ -138,23 +138,22 @@ def exit_code(rows: list[dict[str, Any]]) -> int:
 
 def no_plan_line(rows: list[dict[str, Any]], out: Path) -> str:
     """One line for a batch in which no scenario has a plan: why, and where each one's error is."""
-    reasons = ", ".join(f"{n} {status}" for status, n in sorted(_failure_counts(rows).items()))
+    _, reasons = _failures(rows)
     return f"no scenario of the sweep has a plan ({reasons}); each one's error is in {out / 'sweep.csv'}"
 
 
-def _failure_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+def _failures(rows: list[dict[str, Any]]) -> tuple[int, str]:
+    """How many rows failed, and ``"2 infeasible, 1 no_plan"``: the count of each failure status."""
     counts: dict[str, int] = {}
     for row in rows:
         if row["status"] in FAILED:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return counts
+    return sum(counts.values()), ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
 
 
 def partial_line(rows: list[dict[str, Any]], out: Path) -> str:
     """One line for a batch in which some scenarios failed: how many, why, and where the rows are."""
-    counts = _failure_counts(rows)
-    failed = sum(counts.values())
-    reasons = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    failed, reasons = _failures(rows)
     return (f"{failed} of {len(rows)} scenarios failed ({reasons}); the other {len(rows) - failed} have their plans "
             f"and run folders; every row, with each failure's error, is in {out / 'sweep.csv'} (exit code "
             f"{PARTIAL_FAILURE})")
