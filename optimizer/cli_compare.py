@@ -40,9 +40,8 @@ def evaluate(
     try:
         from optimizer.compare import plan_folder_name
         from optimizer.evaluate import evaluate_plan
-        from optimizer.scenario import load_scenario
-
         from optimizer.outputs import require_output_folder
+        from optimizer.scenario import load_scenario
 
         spec = load_scenario(scenario)
         folder = out or Path("runs") / plan_folder_name(spec.slug, plan)
