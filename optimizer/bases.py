@@ -148,6 +148,12 @@ def _point_row(tid: str, lat: float, lon: float, name: str | None) -> dict:
             "base_lat": lat, "base_lon": lon, "x_m": point.x.iat[0], "y_m": point.y.iat[0]}
 
 
+def table_for_units(units: UnitTable, chosen: np.ndarray, method: str) -> BaseTable:
+    """A base table over the units ``chosen`` (indices; repeats allowed), with ids ``T01, ...`` north to south."""
+    frame, _ = _rows_for_units(units, np.asarray(chosen), territory_ids(len(chosen)))
+    return BaseTable(frame=frame, method=method)
+
+
 def _rows_for_units(units: UnitTable, chosen: np.ndarray, ids: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """Base rows ordered north to south, then west to east (stable, readable ids), and that order."""
     xy = units.xy[chosen]

@@ -275,7 +275,8 @@ def comparison_rows(members: list[Member], changes: list[Change | None]) -> pd.D
             row |= {"objective": member.summary["objective"],
                     "units_moved": int((change.moved > 0).sum()),
                     "workload_moved_pct": float(100 * (change.moved * workload).sum() / workload.sum()),
-                    "gap": member.summary.get("gap"), "seconds": member.summary["seconds"]["total"],
+                    "gap": member.summary.get("gap"), "location_gap": member.summary.get("location_gap"),
+                    "seconds": member.summary["seconds"]["total"],
                     "binding": binding_limits(member.summary, member.territories,
                                               member.scenario.solver.time_limit),
                     "broken_rules": len(member.summary.get("broken_rules") or [])}
@@ -285,5 +286,5 @@ def comparison_rows(members: list[Member], changes: list[Change | None]) -> pd.D
 
 
 COLUMNS = ["scenario", "entry", "kind", "status", "units", "territories", "max_deviation_pct", "workload_cv",
-           "weighted_travel_km", "objective", "units_moved", "workload_moved_pct", "gap", "seconds", "binding",
+           "weighted_travel_km", "objective", "units_moved", "workload_moved_pct", "gap", "location_gap", "seconds", "binding",
            "broken_rules", "reused", "folder", "note"]

@@ -23,10 +23,10 @@ from scipy.optimize import linear_sum_assignment
 MOVED_EPS = 1e-6
 EDGE_PP = 0.05  # a territory within 0.05 percentage points of a band edge is "at the edge"
 LOWER_IS_BETTER = ("max_deviation_pct", "workload_cv", "weighted_travel_km", "units_moved",
-                   "workload_moved_pct", "gap", "seconds")
+                   "workload_moved_pct", "gap", "location_gap", "seconds")
 AGAINST_BASE = ("units_moved", "workload_moved_pct")  # the base itself is not a candidate for these
 SHOWN_DECIMALS = {"max_deviation_pct": 1, "workload_cv": 3, "weighted_travel_km": 1, "units_moved": 0,
-                  "workload_moved_pct": 1, "gap": 4, "seconds": 1}  # as the report shows them
+                  "workload_moved_pct": 1, "gap": 4, "location_gap": 4, "seconds": 1}  # as the report shows them
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,8 @@ def best_cells(rows: pd.DataFrame) -> dict[str, set[int]]:
     """
     best: dict[str, set[int]] = {}
     for column in LOWER_IS_BETTER:
+        if column not in rows:
+            continue
         values = pd.to_numeric(rows[column], errors="coerce").to_numpy(float).round(SHOWN_DECIMALS[column])
         candidates = np.arange(len(values))[1:] if column in AGAINST_BASE else np.arange(len(values))
         candidates = candidates[np.isfinite(values[candidates])]
@@ -114,3 +116,34 @@ def best_cells(rows: pd.DataFrame) -> dict[str, set[int]]:
         if 0 < len(winners) < len(candidates):
             best[column] = winners
     return best
+
+
+def headcount_warnings(rows: pd.DataFrame) -> list[str]:
+    """What-ifs whose travel moves against their headcount by more than the proven gaps explain.
+
+    With more territories the best plan's weighted travel should not rise. When a scenario with more
+    territories travels further than one with fewer, by more than the larger scenario's gap for its own
+    bases, the plans' bases are the likely cause (the gap for these bases does not cover where the reps
+    live); the location gap, when known, says how far either could still be from the best bases.
+    """
+    planned = rows.dropna(subset=["weighted_travel_km"]) if "weighted_travel_km" in rows else rows.iloc[0:0]
+    lines = []
+    for more in planned.itertuples(index=False):
+        for fewer in planned.itertuples(index=False):
+            if more.territories <= fewer.territories or more.weighted_travel_km <= fewer.weighted_travel_km:
+                continue
+            rise = more.weighted_travel_km / fewer.weighted_travel_km - 1.0
+            gap = more.gap if more.gap is not None and not _nan(more.gap) else 0.0
+            if rise <= gap:
+                continue
+            location = [f"{r.scenario} {r.location_gap:.1%}" for r in (more, fewer)
+                        if getattr(r, "location_gap", None) is not None and not _nan(r.location_gap)]
+            lines.append(f"{more.scenario} ({more.territories} territories) travels {rise:.1%} further than "
+                         f"{fewer.scenario} ({fewer.territories}), beyond its gap for its bases ({gap:.2%}): the "
+                         "likely cause is where the bases are, not the headcount"
+                         + (f" (gap with any bases: {', '.join(location)})" if location else ""))
+    return lines
+
+
+def _nan(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)

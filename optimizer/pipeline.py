@@ -104,7 +104,10 @@ def prepare(scenario: Scenario, timer: PhaseTimer, progress: Progress, *, strict
     progress("placing bases")
     with timer.phase("bases"):
         bases = resolve_bases(scenario.territories, units, current)
-    return Prepared(units=units, bases=bases, shared=shared, notes=notes, current=current)
+        ready = Prepared(units=units, bases=bases, shared=shared, notes=notes, current=current)
+        if bases_are_searched(scenario, ready):
+            ready = _search_bases(scenario, ready)
+    return ready
 
 
 def _extra_columns(scenario: Scenario) -> dict[str, str]:
@@ -135,9 +138,10 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
                             scenario.solver.seed, keep_log)
     progress(f"solving {len(ready.units)} units x {len(ready.bases)} territories")
     rules = build_rule_set(scenario, ready, problem)
+    candidates = None
     try:
         if scenario.territories.candidates is not None:
-            ready, problem, distance, solution = _locate(scenario, ready, rules)
+            ready, problem, distance, solution, candidates = _locate(scenario, ready, rules, options)
         else:
             solution = solve_plan(problem, rules, options)
     except InfeasibleError as error:
@@ -149,6 +153,11 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
         raise explain_infeasible(scenario, ready, error) from None
     timer.seconds["build"] = solution.seconds["build"]
     timer.seconds["solve"] = solution.seconds["solve"]
+    location = None
+    if not scenario.territories.bases:
+        progress("bounding the choice of bases")
+        with timer.phase("bases"):
+            location = location_entry(scenario, ready, problem, distance, solution, candidates)
     assignments = assignment_table(ready.units, ready.bases, solution.unit_index, solution.territory_index,
                                    solution.share)
     plan = PlanTables(assignments, plan_territories(ready, assignments, distance), solution.objective)
@@ -157,7 +166,7 @@ def run_scenario(scenario: Scenario, out: Path, *, keep_log: bool = False,
     summary, _ = write_run_folder(
         out, scenario, ready, plan, timer, progress, files=files | layers.files, checks=layers.checks,
         summarize=lambda report: _summary(scenario, ready, solution, plan.territories, report.passed, timer,
-                                          started, assignments) | layers.summary)
+                                          started, assignments) | location_fields(location) | layers.summary)
     return RunOutcome(folder=out, summary=summary)
 
 
@@ -172,11 +181,12 @@ def map_marks(scenario: Scenario, ready: Prepared, assignments: pd.DataFrame) ->
     return marks
 
 
-def _locate(scenario: Scenario, ready: Prepared, rules: RuleSet):
-    """Bases chosen among candidates with the plan (``optimizer.location``)."""
+def _locate(scenario: Scenario, ready: Prepared, rules: RuleSet, options: SolverOptions):
+    """Bases chosen among candidates with the plan (``optimizer.location``), then the certified pipeline at
+    those bases: its bound is the one "for these bases"; the better of the two plans is kept."""
     from dataclasses import replace
 
-    from optimizer.location import choose_bases
+    from optimizer.location import candidate_units, choose_bases
 
     if rules.any:
         raise InputError("territories.candidates", "choosing bases cannot be combined with contiguity, a "
@@ -184,7 +194,73 @@ def _locate(scenario: Scenario, ready: Prepared, rules: RuleSet):
     located = choose_bases(scenario, ready, lambda bases: _problem(scenario, replace(ready, bases=bases))[0])
     ready = replace(ready, bases=located.bases)
     problem, distance = _problem(scenario, ready)
-    return ready, problem, distance, located.solution
+    fixed = solve_alignment(problem, options)
+    solution = fixed
+    if located.solution.objective < fixed.objective:
+        solution = replace(located.solution, bound=min(fixed.bound, located.solution.objective),
+                           lp_bound=fixed.lp_bound, restriction=fixed.restriction,
+                           status=fixed.status if fixed.gap <= options.target_gap else located.solution.status)
+        solution.seconds = {k: fixed.seconds.get(k, 0.0) + located.solution.seconds.get(k, 0.0)
+                            for k in ("build", "solve")}
+        solution.stages = located.solution.stages + fixed.stages
+        from optimizer.solver import SolveStatus, relative_gap
+
+        proven = relative_gap(solution.objective, solution.bound) <= options.target_gap + 1e-12
+        solution.status = SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE
+    else:
+        fixed.stages = located.solution.stages + fixed.stages
+    return ready, problem, distance, solution, (candidate_units(scenario.territories.candidates, ready.units),
+                                                located.bound)
+
+
+def bases_are_searched(scenario: Scenario, ready: Prepared) -> bool:
+    """True when the bases are the engine's choice and no other method owns them (listed, today's, candidates)."""
+    spec = scenario.territories
+    return not spec.bases and ready.current is None and spec.candidates is None
+
+
+def _search_bases(scenario: Scenario, ready: Prepared) -> Prepared:
+    """Seeded starts improved by relocation scored by the LP (``optimizer.base_search``); a band no LP can
+    reach keeps the heuristic's bases, so the solve reports it as before."""
+    from dataclasses import replace
+
+    from optimizer.base_search import search_bases
+
+    options = SolverOptions(scenario.solver.time_limit, scenario.solver.target_gap, scenario.solver.threads,
+                            scenario.solver.seed)
+    bases, _ = search_bases(scenario.territories, ready.units, ready.bases,
+                            lambda table: _problem(scenario, replace(ready, bases=table))[0], options)
+    return replace(ready, bases=bases)
+
+
+def location_entry(scenario: Scenario, ready: Prepared, problem: AlignmentProblem, distance: np.ndarray,
+                   solution: AlignmentSolution, candidates=None) -> dict:
+    """The bound over every choice of bases (``optimizer.location_bound``) and the gap it leaves."""
+    from optimizer.location_bound import bound_for_plan
+    from optimizer.solver import relative_gap
+
+    units, exact = (candidates if candidates is not None else (None, None))
+    found = bound_for_plan(ready.units, problem, distance, solution.objective, scenario.solver.time_limit,
+                           scenario.objective.distance, units)
+    value = found.value
+    if exact is not None and math.isfinite(exact):
+        value = max(value, exact)  # the location MIP's own bound, when it covered every candidate
+    value = min(value, solution.bound)  # both are lower bounds for these bases; the any-bases one is the smaller
+    scope = ("every listed candidate a possible base" if units is not None else "every unit a possible base") + \
+        ", several territories may share one; same band and sharing, other rules relaxed"
+    return {"location_bound": value, "location_gap": _finite(relative_gap(solution.objective, value)),
+            "location_bound_scope": scope,
+            "location_search": {"method": "Lagrangian relaxation of location-allocation, subgradient ascent",
+                                "iterations": found.iterations, "seconds": round(found.seconds, 3),
+                                "pairs": found.pairs}}
+
+
+def location_fields(location: dict | None) -> dict:
+    """``summary.json`` fields of the location bound (``None`` when the bases were given)."""
+    if location is None:
+        return {"location_bound": None, "location_gap": None,
+                "location_bound_scope": "bases given in the scenario: the gap is for these bases"}
+    return location
 
 
 def solve_plan(problem: AlignmentProblem, rules: RuleSet, options: SolverOptions) -> AlignmentSolution:

@@ -29,8 +29,9 @@ def summary_lines(summary: dict, folder: Path) -> list[str]:
         f"scenario    {summary['scenario']}",
         f"status      {summary['status']}  ({summary['units']} units, {summary['territories']} territories)",
         f"objective   {summary['objective']:.3f} {summary['objective_unit']}",
-        f"bound       {summary['bound']:.3f}   gap {gap:.3%} (target {summary['target_gap']:.2%})"
+        f"bound       {summary['bound']:.3f}   gap {gap:.3%} (target {summary['target_gap']:.2%}): {THESE_BASES}"
         if gap is not None else "bound       none",
+        location_line(summary),
         f"balance     max deviation {band['max_abs_deviation_pct']:.2f}% (tolerance ±{band['tolerance']:.0%}); "
         f"outside band: {', '.join(band['territories_outside_band']) or 'none'}",
         f"shared      {', '.join(summary['shared_units']) or 'none'}",
@@ -46,6 +47,18 @@ def summary_lines(summary: dict, folder: Path) -> list[str]:
                          "see moves.csv")
     lines += [f"note        {note}" for note in summary["notes"]]
     return lines
+
+
+THESE_BASES = "best plan with these bases"
+ANY_BASES = "best plan with any bases"
+
+
+def location_line(summary: dict) -> str:
+    """The bound over every choice of bases, worded apart from the bound for the bases the plan uses."""
+    value, gap = summary.get("location_bound"), summary.get("location_gap")
+    if value is None or gap is None:
+        return "location    none: the bases are given, so only the gap for these bases is proven"
+    return f"location    {value:.3f}   gap {gap:.3%}: {ANY_BASES} ({summary.get('location_bound_scope', '')})"
 
 
 def print_summary(summary: dict, folder: Path, rich: bool, lines_for=None) -> None:

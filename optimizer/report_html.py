@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.compare import PLANNED, Member
-from optimizer.compare_metrics import Change, best_cells
+from optimizer.compare_metrics import Change, best_cells, headcount_warnings
 from optimizer.maps import ASSETS_DIR, escape_text
 from optimizer.report_charts import metric_chart, workload_chart
 from optimizer.report_maps import (MAP_SCRIPT, base_colours, inherited_colours, json_block, moved_map, plan_map,
@@ -24,7 +24,8 @@ from optimizer.report_maps import (MAP_SCRIPT, base_colours, inherited_colours, 
 TABLE = (("territories", "Territories", "{:d}"), ("max_deviation_pct", "Max deviation", "{:.1f} %"),
          ("workload_cv", "Workload CV", "{:.3f}"), ("weighted_travel_km", "Weighted travel", "{:,.1f} km"),
          ("units_moved", "Units moved", "{:d}"), ("workload_moved_pct", "Workload moved", "{:.1f} %"),
-         ("gap", "Gap", "{:.2%}"), ("seconds", "Seconds", "{:.1f}"))
+         ("gap", "Gap, these bases", "{:.2%}"), ("location_gap", "Gap, any bases", "{:.2%}"),
+         ("seconds", "Seconds", "{:.1f}"))
 FLOWS_SHOWN = 8
 
 
@@ -83,8 +84,14 @@ def _table(rows: pd.DataFrame) -> str:
                  "(lower is better; moves are counted against the base). Max deviation: the largest gap between a "
                  "territory's workload and the average. Workload CV: spread of territory workloads (standard "
                  "deviation / mean). Weighted travel: workload-weighted mean distance from a unit to its rep's "
-                 "base. Gap: proven distance from the best possible plan (none for a hand-edited plan).</p>"
-                 "</section>")
+                 "base. Gap, these bases: proven distance from the best plan with these bases (none for a hand-edited "
+                 "plan). Gap, any bases: proven distance from the best plan with any bases (every unit, or every "
+                 "listed candidate, a possible base; n/a when the bases are given).</p>")
+    warnings = headcount_warnings(rows)
+    if warnings:
+        lines.append('<div id="headcount-warnings" class="note"><h3>Travel against headcount</h3><ul>'
+                     + "".join(f"<li>{escape_text(line)}</li>" for line in warnings) + "</ul></div>")
+    lines.append("</section>")
     return "".join(lines)
 
 

@@ -193,6 +193,35 @@ class LpSession:
         return _result(self.highs, self.compiled, True, time.perf_counter() - began)
 
 
+class ColumnLp:
+    """An LP grown by columns over fixed rows ``row_lower <= A x <= row_upper``, ``x >= 0`` (a column
+    generation master): add columns, re-optimise from the last basis, read the objective and row duals."""
+
+    def __init__(self, row_lower: np.ndarray, row_upper: np.ndarray, options: SolverOptions):
+        self.highs = _new_highs(options)
+        rows = len(row_lower)
+        self.highs.addRows(rows, np.asarray(row_lower, float), np.asarray(row_upper, float), 0,
+                           np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+
+    def add_columns(self, cost: np.ndarray, starts: np.ndarray, index: np.ndarray, value: np.ndarray) -> None:
+        """Append ``len(cost)`` columns in compressed form (``starts`` of each column into ``index``/``value``)."""
+        if len(cost):
+            self.highs.addCols(len(cost), np.asarray(cost, float), np.zeros(len(cost)), np.full(len(cost), np.inf),
+                               len(index), np.asarray(starts, np.int32), np.asarray(index, np.int32),
+                               np.asarray(value, float))
+
+    def run(self, time_limit: float) -> tuple[SolveStatus, float, np.ndarray | None]:
+        """Status, objective and row duals (``None`` without a solution)."""
+        self.highs.setOptionValue("time_limit", float(max(time_limit, 0.01)))
+        self.highs.run()
+        status = _status(self.highs.getModelStatus(),
+                         self.highs.getInfo().primal_solution_status == highspy.kSolutionStatusFeasible)
+        if status is not SolveStatus.OPTIMAL:
+            return status, math.nan, None
+        return status, float(self.highs.getInfo().objective_function_value), \
+            np.asarray(self.highs.getSolution().row_dual, float)
+
+
 def _misreported(result: SolveResult, compiled: CompiledModel) -> bool:
     """True when the reported objective is not the objective of the returned values."""
     if result.values is None or math.isnan(result.objective):
