@@ -243,11 +243,12 @@ def location_entry(scenario: Scenario, ready: Prepared, problem: AlignmentProble
     found = bound_for_plan(ready.units, problem, distance, solution.objective, scenario.solver.time_limit,
                            scenario.objective.distance, units)
     value = found.value
-    if exact is not None and math.isfinite(exact):
-        value = max(value, exact)  # the location MIP's own bound, when it covered every candidate
+    share = "several territories may share one"
+    if exact is not None and math.isfinite(exact) and exact > value:
+        value, share = exact, "one territory each (the location MIP over every pair proved it)"
     value = min(value, solution.bound)  # both are lower bounds for these bases; the any-bases one is the smaller
     scope = ("every listed candidate a possible base" if units is not None else "every unit a possible base") + \
-        ", several territories may share one; same band and sharing, other rules relaxed"
+        f", {share}; same band and sharing, other rules relaxed"
     return {"location_bound": value, "location_gap": _finite(relative_gap(solution.objective, value)),
             "location_bound_scope": scope,
             "location_search": {"method": "Lagrangian relaxation of location-allocation, subgradient ascent",

@@ -171,3 +171,27 @@ def test_best_cells_ignore_ties_the_base_for_moves_and_missing_values():
     assert best["weighted_travel_km"] == {1}
     assert best["units_moved"] == {1}, "the base moves nothing by definition"
     assert "workload_moved_pct" not in best and "gap" not in best
+
+
+def test_report_words_both_gaps(texas_comparison):
+    """The two gaps are named for what they prove: the best plan with these bases, and with any bases."""
+    page = (texas_comparison.folder / "report.html").read_text()
+    assert "Gap, these bases" in page and "Gap, any bases" in page
+    assert "proven distance from the best plan with these bases" in page
+    assert "proven distance from the best plan with any bases" in page
+    assert "the best possible plan" not in page
+    rows = pd.read_csv(texas_comparison.folder / "comparison.csv")
+    assert rows["location_gap"].notna().all() and (rows["location_gap"] >= rows["gap"] - 1e-9).all()
+
+
+def test_travel_rising_with_headcount_is_flagged_with_its_likely_cause():
+    from optimizer.compare_metrics import headcount_warnings
+
+    rows = pd.DataFrame({"scenario": ["base", "more", "ok"], "territories": [20, 22, 24],
+                         "weighted_travel_km": [47.6, 64.9, 40.0], "gap": [0.007, 0.009, 0.008],
+                         "location_gap": [0.2, 0.3, 0.05]})
+    lines = headcount_warnings(rows)
+    assert len(lines) == 1 and lines[0].startswith("more (22 territories) travels 36.3% further than base (20)")
+    assert "where the bases are" in lines[0] and "more 30.0%" in lines[0]
+    rows.loc[1, "weighted_travel_km"] = 47.9  # within its gap (0.9 %): not flagged
+    assert headcount_warnings(rows) == []
