@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from optimizer.cli import app
-from optimizer.compare import COLUMNS, _not_reusable, compare_entries, parse_entry
-from optimizer.compare_metrics import best_cells, change_from_base
-from optimizer.errors import ExitCode, InputError
-from optimizer.pipeline import PhaseTimer, prepare
-from optimizer.scenario import load_scenario
+from optimizer.cli.main import app
+from optimizer.compare.run import COLUMNS, _not_reusable, compare_entries, parse_entry
+from optimizer.compare.metrics import best_cells, change_from_base
+from optimizer.core.errors import ExitCode, InputError
+from optimizer.alignment.pipeline import PhaseTimer, prepare
+from optimizer.core.scenario import load_scenario
 from tests.conftest import SCENARIOS, TEXAS_WHAT_IFS
 
 EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", re.I)

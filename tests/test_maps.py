@@ -11,7 +11,7 @@ import pytest
 from shapely.affinity import translate
 from shapely.geometry import box
 
-from optimizer import maps
+from optimizer.maps import territories as maps
 
 EVIL_NAME = "<script>alert(1)</script>"
 EVIL_TITLE = "Plan `A` ${alert(1)} {{ 7*7 }} <b>bold</b>"

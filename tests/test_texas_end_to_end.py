@@ -8,9 +8,9 @@ import re
 import pandas as pd
 import pytest
 
-from optimizer.checks import PlanRules, check_plan
-from optimizer.pipeline import PhaseTimer, prepare
-from optimizer.scenario import load_scenario
+from optimizer.alignment.checks.plan import PlanRules, check_plan
+from optimizer.alignment.pipeline import PhaseTimer, prepare
+from optimizer.core.scenario import load_scenario
 from tests.conftest import SCENARIOS
 
 

@@ -1,6 +1,6 @@
 """Offline HTML map of an account plan: accounts as points coloured by rep, and the reps' bases.
 
-Built from the tidy tables only, with the foundation's offline page (``optimizer.maps``: inlined Leaflet,
+Built from the tidy tables only, with the foundation's offline page (``optimizer.maps.territories``: inlined Leaflet,
 no tiles, no CDN) and its ``escape_text`` on every user-given string. Uncovered accounts are white with a
 red ring; accounts that changed rep have a black ring. Reps based in the same city are drawn on a small
 ring around it so every base can be seen (their tooltips give the true city).
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.maps import (
+from optimizer.maps.territories import (
     _collection,
     _number,
     _offline_map,

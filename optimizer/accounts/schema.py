@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from optimizer.schema_base import ScenarioIdentity
-from optimizer.scenario import Solver, _Section
+from optimizer.core.schema_base import ScenarioIdentity
+from optimizer.core.scenario import Solver, _Section
 
 
 class AccountUnits(_Section):

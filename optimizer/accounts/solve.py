@@ -1,6 +1,6 @@
 """Solving the account model to a gap that holds for the model over *all* eligible pairs.
 
-The route of ``optimizer.align``, on one compiled model (``optimizer.accounts.workspace``):
+The route of ``optimizer.alignment.solve.align``, on one compiled model (``optimizer.accounts.workspace``):
 
 1. the Lagrangian bound ``LB`` by pricing (``optimizer.accounts.pricing``); small problems, up to
    ``direct_pairs`` eligible pairs, price every pair at once;
@@ -29,8 +29,8 @@ from optimizer.accounts.pricing import LpBound, nearest, price_full_lp, start_pa
 from optimizer.accounts.problem import AccountProblem
 from optimizer.accounts.repair import plan_cost, plan_violation, round_and_repair
 from optimizer.accounts.workspace import Clock, Workspace, current_pairs, family_closed
-from optimizer.errors import InfeasibleError, NoPlanError
-from optimizer.solver import SolveResult, SolverOptions, SolveStatus, load_values, relative_gap, solve
+from optimizer.core.errors import InfeasibleError, NoPlanError
+from optimizer.solver.highs import SolveResult, SolverOptions, SolveStatus, load_values, relative_gap, solve
 
 DIRECT_PAIRS = 20_000
 INITIAL_NEAREST, POOL_NEAREST = 6, 12

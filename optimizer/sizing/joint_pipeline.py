@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.outputs import staging_folder, write_json, write_table
-from optimizer.pipeline import PhaseTimer, Progress, RunOutcome
+from optimizer.outputs.folders import staging_folder, write_json, write_table
+from optimizer.alignment.pipeline import PhaseTimer, Progress, RunOutcome
 from optimizer.sizing.curve import relative
 from optimizer.sizing.joint_checks import JointRules, check_joint
 from optimizer.sizing.joint_data import JointInputs, prepare_joint
@@ -33,7 +33,7 @@ from optimizer.sizing.joint_tables import (
     sizing_table,
     territory_table,
 )
-from optimizer.solver import SolverOptions
+from optimizer.solver.highs import SolverOptions
 
 NEIGHBOUR_SECONDS = 4.0  # per polish or neighbour solve
 NEIGHBOUR_GAP = 1e-4
@@ -84,7 +84,7 @@ def run_joint(scenario: JointScenario, out: Path, *, keep_log: bool = False,
             report.raise_if_failed()
         progress("drawing the map")
         with timer.phase("write"):
-            from optimizer.maps import write_territory_map
+            from optimizer.maps.territories import write_territory_map
 
             units = inputs.units.frame.iloc[inputs.items]
             write_territory_map(folder / "map.html", units, assignments[["unit_id", "territory_id", "share"]],

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from optimizer.scenario import Base, Solver, Units, _Section
+from optimizer.core.scenario import Base, Solver, Units, _Section
 from optimizer.sizing.schema import Linearisation, Reps, Segment, _Named, _unique_segment_ids
 
 

@@ -24,9 +24,9 @@ import numpy as np
 import pyomo.environ as pyo
 
 from models.sizing_joint import JointData, build
-from optimizer.errors import InfeasibleError, NoPlanError
+from optimizer.core.errors import InfeasibleError, NoPlanError
 from optimizer.sizing.curve import consistent
-from optimizer.solver import CompiledModel, SolveResult, SolverOptions, SolveStatus, compile_model, solve
+from optimizer.solver.highs import CompiledModel, SolveResult, SolverOptions, SolveStatus, compile_model, solve
 
 HEURISTIC_SHARE = 0.3  # of the time limit
 HEURISTIC_NEAREST = 1  # candidate bases per unit in the heuristic's restricted model (2 and 3 were slower)

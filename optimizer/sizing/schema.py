@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from models.response import Adbudg, CurveError, Piecewise, PowerLaw
-from optimizer.schema_base import ScenarioIdentity
-from optimizer.scenario import Solver, Units, _Section
+from optimizer.core.schema_base import ScenarioIdentity
+from optimizer.core.scenario import Solver, Units, _Section
 
 Point = tuple[float, float]
 

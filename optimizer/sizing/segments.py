@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.response import Curve, Piecewise, is_concave
-from optimizer.errors import InputError
-from optimizer.scenario import Workload
+from optimizer.core.errors import InputError
+from optimizer.core.scenario import Workload
 from optimizer.sizing.fit import POOR_FIT_R2, FitReport, fit_curve
 from optimizer.sizing.schema import Segment, curve_from_parameters
-from optimizer.units import UnitTable, load_units
+from optimizer.areas.units import UnitTable, load_units
 
 
 @dataclass(frozen=True)

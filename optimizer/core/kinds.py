@@ -1,0 +1,50 @@
+"""The registry of scenario kinds: which schema validates a scenario file and which runner solves it.
+
+A scenario file names its kind (``kind: alignment`` is the default). Adding a formulation means adding
+one entry here: its pydantic schema, its runner and its validator, each as ``"module:attribute"`` so
+that nothing heavy is imported until it is used.
+
+A runner is called as ``run(scenario, out, keep_log=..., progress=...)`` and returns an object with
+``folder`` and ``summary`` (see :class:`optimizer.alignment.pipeline.RunOutcome`); it writes its run folder
+atomically. A validator is called as ``validate(scenario)`` and returns lines to print; ``lines(summary, folder)`` gives
+the lines ``territory run`` prints for a finished run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where a scenario kind's schema, runner and validator live."""
+
+    schema: str
+    runner: str
+    validator: str
+    lines: str = "optimizer.outputs.report:summary_lines"  # what `territory run` prints: lines(summary, folder)
+
+
+KINDS: dict[str, Kind] = {
+    "alignment": Kind("optimizer.core.scenario:Scenario", "optimizer.alignment.pipeline:run_scenario",
+                      "optimizer.alignment.pipeline:validate_lines"),
+    "accounts": Kind("optimizer.accounts.schema:AccountsScenario", "optimizer.accounts.pipeline:run_scenario",
+                     "optimizer.accounts.pipeline:validate_lines", "optimizer.outputs.report:generic_lines"),
+    "sizing": Kind("optimizer.sizing.schema:SizingScenario", "optimizer.sizing.pipeline:run_sizing",
+                   "optimizer.sizing.pipeline:validate_lines", "optimizer.sizing.report:summary_lines"),
+    "sizing_joint": Kind("optimizer.sizing.joint_schema:JointScenario", "optimizer.sizing.joint_pipeline:run_joint",
+                         "optimizer.sizing.joint_pipeline:validate_lines", "optimizer.sizing.report:summary_lines"),
+}
+
+
+def resolve(reference: str) -> Any:
+    """Import ``"module:attribute"``."""
+    module, _, attribute = reference.partition(":")
+    return getattr(import_module(module), attribute)
+
+
+def kind_of(scenario: Any) -> Kind:
+    """The registry entry of a validated scenario."""
+    return KINDS[getattr(scenario, "kind", "alignment")]
