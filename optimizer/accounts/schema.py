@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from optimizer.core.schema_base import ScenarioIdentity
-from optimizer.core.scenario import Solver, _Section
+from optimizer.core.schema_base import Section as _Section
+from optimizer.core.schema_base import Solver
 
 
 class AccountUnits(_Section):

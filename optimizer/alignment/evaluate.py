@@ -26,7 +26,7 @@ from optimizer.alignment.pipeline import (OBJECTIVE_UNIT, PhaseTimer, PlanTables
                                 distance_to_bases, file_hash, phase_seconds, plan_territories, prepare,
                                 write_run_folder)
 from optimizer.alignment.plan_file import read_plan
-from optimizer.core.scenario import Scenario
+from optimizer.alignment.schema import Scenario
 
 STATUS = "evaluated"
 

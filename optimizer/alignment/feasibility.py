@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from optimizer.core.errors import InfeasibleError
-from optimizer.core.scenario import Scenario
+from optimizer.alignment.schema import Scenario
 from optimizer.areas.units import UnitTable
 
 MAX_LISTED = 5

@@ -34,7 +34,7 @@ class Loosened:
     limit: str
     setting: str
     loosened: str
-    scenario: object  # optimizer.core.scenario.Scenario
+    scenario: object  # optimizer.alignment.schema.Scenario
 
 
 def _update(section, **changes):

@@ -23,7 +23,7 @@ from optimizer.core.errors import InfeasibleError, InputError
 from optimizer.alignment.rule_set import RuleSet, build_rule_set
 from optimizer.alignment.feasibility import check_band_reachable, shareable_units
 from optimizer.outputs.folders import file_hash, staging_folder, versions, write_json, write_table
-from optimizer.core.scenario import Scenario
+from optimizer.alignment.schema import Scenario
 from optimizer.solver.highs import SolverOptions
 from optimizer.alignment.tables import assignment_table, moves_table, territory_table
 from optimizer.areas.units import UnitTable, load_units

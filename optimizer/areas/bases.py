@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.core.errors import InputError
-from optimizer.core.scenario import Territories
+from optimizer.areas.schema import Territories
 from optimizer.areas.unit_ids import unknown_unit
 from optimizer.areas.units import DISPLAY_CRS, PROJECTED_CRS, UnitTable
 

@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 
 from optimizer.core.errors import InputError
-from optimizer.core.scenario import Units, Workload
+from optimizer.areas.schema import Units, Workload
 
 PROJECTED_CRS = "EPSG:5070"  # CONUS Albers equal area, metres
 DISPLAY_CRS = "EPSG:4326"

@@ -27,7 +27,8 @@ from optimizer.compare.metrics import Change, binding_limits, change_from_base, 
 from optimizer.core.errors import InfeasibleError, InputError, NoPlanError
 from optimizer.outputs.folders import write_table
 from optimizer.alignment.pipeline import PhaseTimer, Prepared, Progress, file_hash, plan_rules, prepare
-from optimizer.core.scenario import Scenario, load_scenario
+from optimizer.alignment.schema import Scenario
+from optimizer.core.scenario import load_scenario
 
 RUN_FILES = ("summary.json", "assignments.csv", "territories.csv", "map.html")
 PLANNED = ("optimal", "feasible", "evaluated")

@@ -28,7 +28,7 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    "alignment": Kind("optimizer.core.scenario:Scenario", "optimizer.alignment.pipeline:run_scenario",
+    "alignment": Kind("optimizer.alignment.schema:Scenario", "optimizer.alignment.pipeline:run_scenario",
                       "optimizer.alignment.pipeline:validate_lines"),
     "accounts": Kind("optimizer.accounts.schema:AccountsScenario", "optimizer.accounts.pipeline:run_scenario",
                      "optimizer.accounts.pipeline:validate_lines", "optimizer.outputs.report:generic_lines"),

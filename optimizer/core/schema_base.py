@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Section(BaseModel):
@@ -28,3 +28,12 @@ class ScenarioIdentity(Section):
         """A short hash of the resolved scenario, recorded with every run."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Solver(Section):
+    """Limits handed to HiGHS."""
+
+    time_limit: float = Field(60.0, gt=0, description="Seconds for the whole solve.")
+    target_gap: float = Field(0.01, ge=0, lt=1, description="Stop once the plan is proven within this relative gap.")
+    threads: int = Field(1, ge=1, le=64)
+    seed: int = Field(0, ge=0, description="HiGHS random_seed; recorded with the run.")

@@ -15,7 +15,7 @@ import numpy as np
 
 from models.response import Curve, Piecewise, is_concave
 from optimizer.core.errors import InputError
-from optimizer.core.scenario import Workload
+from optimizer.areas.schema import Workload
 from optimizer.sizing.fit import POOR_FIT_R2, FitReport, fit_curve
 from optimizer.sizing.schema import Segment, curve_from_parameters
 from optimizer.areas.units import UnitTable, load_units
