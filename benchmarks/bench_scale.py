@@ -348,7 +348,8 @@ def cold_instance_from_run(scenario_path: Path, run_folder: Path | None) -> tupl
                             keep_default_na=False)
         source = f"bases from {run_folder.name}/territories.csv"
     else:
-        from optimizer.alignment.pipeline import PhaseTimer, prepare
+        from optimizer.alignment.data import prepare
+        from optimizer.core.run import PhaseTimer
 
         frame = prepare(scenario, PhaseTimer(), lambda _: None).bases.frame
         bases = frame.rename(columns={}).astype({"base_unit_id": str})
@@ -572,7 +573,7 @@ def variant(scenario: Path, gap: float, time_limit: float | None, work: Path) ->
 def identity(scenario: Path) -> dict:
     """What a cached result must match: the engine code, the scenario and its data."""
     from optimizer.outputs.folders import code_hash
-    from optimizer.alignment.pipeline import file_hash
+    from optimizer.outputs.folders import file_hash
     from optimizer.core.scenario import load_scenario
 
     spec = load_scenario(scenario)

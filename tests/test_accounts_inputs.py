@@ -13,7 +13,7 @@ import yaml
 
 from optimizer.accounts.pipeline import prepare
 from optimizer.core.errors import ExitCode, InfeasibleError, InputError
-from optimizer.alignment.pipeline import PhaseTimer
+from optimizer.core.run import PhaseTimer
 from optimizer.core.scenario import load_scenario
 from tests.conftest import REPO
 

@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 
 from optimizer.core.errors import InputError
-from optimizer.alignment.pipeline import PhaseTimer, _problem, prepare, run_scenario
+from optimizer.alignment.data import prepare
+from optimizer.alignment.pipeline import run_scenario
+from optimizer.alignment.problem import alignment_problem
+from optimizer.core.run import PhaseTimer
 from optimizer.core.scenario import load_scenario
 from tests.conftest import grid_units, write_scenario
 
@@ -35,7 +38,7 @@ def rook_graph() -> nx.Graph:
 
 def brute_force(scenario, contiguous: bool) -> tuple[float, np.ndarray]:
     ready = prepare(scenario, PhaseTimer(), lambda _: None)
-    problem, _ = _problem(scenario, ready)
+    problem, _ = alignment_problem(scenario, ready)
     graph, best = rook_graph(), (np.inf, None)
     for owners in itertools.product(range(2), repeat=9):
         owners = np.asarray(owners)

@@ -15,7 +15,8 @@ from optimizer.cli.main import app
 from optimizer.compare.run import COLUMNS, _not_reusable, compare_entries, parse_entry
 from optimizer.compare.metrics import best_cells, change_from_base
 from optimizer.core.errors import ExitCode, InputError
-from optimizer.alignment.pipeline import PhaseTimer, prepare
+from optimizer.alignment.data import prepare
+from optimizer.core.run import PhaseTimer
 from optimizer.core.scenario import load_scenario
 from tests.conftest import SCENARIOS, TEXAS_WHAT_IFS
 

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from optimizer.alignment.contiguity.repair import connected_plan, rules_objective
-from optimizer.alignment.pipeline import PhaseTimer, _problem, prepare, run_scenario
+from optimizer.alignment.data import prepare
+from optimizer.alignment.pipeline import run_scenario
+from optimizer.alignment.problem import alignment_problem
+from optimizer.core.run import PhaseTimer
 from optimizer.alignment.rule_set import build_rule_set
 from optimizer.core.scenario import load_scenario
 from tests.conftest import SCENARIOS, grid_units, write_scenario
@@ -21,7 +24,7 @@ ROOT_SHARE = 0.01
 
 def setup(scenario):
     ready = prepare(scenario, PhaseTimer(), lambda _: None)
-    problem, _ = _problem(scenario, ready)
+    problem, _ = alignment_problem(scenario, ready)
     return ready, problem, build_rule_set(scenario, ready, problem)
 
 

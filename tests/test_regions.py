@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimizer.alignment.checks.plan import CheckReport
+from optimizer.core.checks import CheckReport
 from optimizer.alignment.checks.regions import RegionRules, check_regions
 from optimizer.core.errors import InfeasibleError, InputError
 from optimizer.alignment.pipeline import run_scenario

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from optimizer.core.errors import InfeasibleError, InputError
-from optimizer.alignment.pipeline import PhaseTimer
+from optimizer.core.run import PhaseTimer
 from optimizer.core.scenario import load_scenario
 from optimizer.sizing.checks import SizingRules, check_sizing
 from optimizer.sizing.pipeline import prepare_sizing, run_sizing

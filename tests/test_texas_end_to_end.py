@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from optimizer.alignment.checks.plan import PlanRules, check_plan
-from optimizer.alignment.pipeline import PhaseTimer, prepare
+from optimizer.alignment.data import prepare
+from optimizer.core.run import PhaseTimer
 from optimizer.core.scenario import load_scenario
 from tests.conftest import SCENARIOS
 

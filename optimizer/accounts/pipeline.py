@@ -19,7 +19,7 @@ from optimizer.accounts.solve import AccountSolution, solve_accounts
 from optimizer.accounts.tables import assignment_table, move_table, territory_table
 from optimizer.accounts.travel import TravelTimes, travel_times
 from optimizer.outputs.folders import file_hash, staging_folder, versions, write_json, write_table
-from optimizer.alignment.pipeline import PhaseTimer, RunOutcome
+from optimizer.core.run import PhaseTimer, RunOutcome
 from optimizer.solver.highs import SolverOptions
 
 Progress = Callable[[str], None]

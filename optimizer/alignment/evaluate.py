@@ -21,12 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.outputs.folders import versions
-from optimizer.alignment.pipeline import (OBJECTIVE_UNIT, PhaseTimer, PlanTables, Prepared, Progress, band_summary,
-                                distance_to_bases, file_hash, phase_seconds, plan_territories, prepare,
-                                write_run_folder)
+from optimizer.alignment.data import Prepared, prepare
+from optimizer.alignment.pipeline import (OBJECTIVE_UNIT, PlanTables, band_summary, phase_seconds, plan_territories,
+                                          write_run_folder)
 from optimizer.alignment.plan_file import read_plan
+from optimizer.alignment.problem import distance_to_bases
 from optimizer.alignment.schema import Scenario
+from optimizer.core.run import PhaseTimer, Progress
+from optimizer.outputs.folders import file_hash, versions
 
 STATUS = "evaluated"
 

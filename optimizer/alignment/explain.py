@@ -20,7 +20,7 @@ MAX_NAMED = 6
 
 def explain_infeasible(scenario, ready, error: InfeasibleError) -> InfeasibleError:
     """The same error, naming each limit that alone makes the request feasible when loosened."""
-    from optimizer.alignment.pipeline import _problem, solve_plan
+    from optimizer.alignment.problem import alignment_problem, solve_plan
 
     candidates = loosened_scenarios(scenario)
     if not candidates:
@@ -31,7 +31,7 @@ def explain_infeasible(scenario, ready, error: InfeasibleError) -> InfeasibleErr
     freeing = []
     for candidate in candidates:
         try:
-            problem, _ = _problem(candidate.scenario, ready)
+            problem, _ = alignment_problem(candidate.scenario, ready)
             solve_plan(problem, build_rule_set(candidate.scenario, ready, problem), options)
         except (InfeasibleError, NoPlanError):
             continue

@@ -3,7 +3,7 @@
 Each limit the scenario sets is loosened on its own, in a copy of the scenario: the balance tolerance and
 every further band doubled, the move budget doubled and removed, all locks removed (and each lock, when
 there are few), each together or apart group removed, contiguity dropped. The copy is solved by the
-same pieces as the run (``pipeline._problem``, ``rule_set.build_rule_set``, ``pipeline.solve_plan``) with a
+same pieces as the run (``problem.alignment_problem``, ``rule_set.build_rule_set``, ``problem.solve_plan``) with a
 share of the time limit. Loosening a limit keeps the plan feasible, so ``objective_loosened`` is the better
 of the re-solve and the plan itself, and ``difference = objective - objective_loosened`` is what the limit
 costs (within the gaps of both solves; ``gap_loosened`` is the re-solve's).
@@ -87,7 +87,7 @@ def loosened_scenarios(scenario, each_lock_up_to: int = 10) -> list[Loosened]:
 
 def limits_table(scenario, ready, solution, options: SolverOptions) -> tuple[pd.DataFrame, dict]:
     """``limits.csv`` for a solved plan, and the ``limits`` entry of ``summary.json``."""
-    from optimizer.alignment.pipeline import _problem, solve_plan
+    from optimizer.alignment.problem import alignment_problem, solve_plan
 
     report = scenario.report
     share = report.limit_time_share if report is not None else 0.25
@@ -95,7 +95,7 @@ def limits_table(scenario, ready, solution, options: SolverOptions) -> tuple[pd.
     rows, began = [], time.perf_counter()
     for limit in loosened_scenarios(scenario, report.each_lock_up_to if report is not None else 10):
         started = time.perf_counter()
-        problem, _ = _problem(limit.scenario, ready)
+        problem, _ = alignment_problem(limit.scenario, ready)
         try:
             loose = solve_plan(problem, build_rule_set(limit.scenario, ready, problem), each)
             status, value, gap = loose.status.value, loose.objective, loose.gap

@@ -5,64 +5,27 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from optimizer.alignment.solve.align import AlignmentProblem, AlignmentSolution, solve_alignment
-from optimizer.areas.bases import BaseTable, resolve_bases
-from optimizer.alignment.checks.plan import CheckReport, PlanRules, check_plan
+from optimizer.alignment.checks.plan import PlanRules, check_plan
 from optimizer.alignment.checks.rules import AdoptionRules
-from optimizer.areas.distance import distance_matrix_km
-from optimizer.alignment.solve.rules import solve_with_rules
-from optimizer.core.errors import InfeasibleError, InputError
+from optimizer.alignment.data import Prepared, prepare
+from optimizer.alignment.problem import alignment_problem as _problem
+from optimizer.alignment.problem import solve_plan
 from optimizer.alignment.rule_set import RuleSet, build_rule_set
-from optimizer.alignment.feasibility import check_band_reachable, shareable_units
-from optimizer.outputs.folders import file_hash, staging_folder, versions, write_json, write_table
 from optimizer.alignment.schema import Scenario
-from optimizer.solver.highs import SolverOptions
+from optimizer.alignment.solve.align import AlignmentSolution
 from optimizer.alignment.tables import assignment_table, moves_table, territory_table
-from optimizer.areas.units import UnitTable, load_units
-
-Progress = Callable[[str], None]
-
-
-@dataclass
-class PhaseTimer:
-    """Seconds per phase: load, bases, build, solve, check, write."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        began = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - began
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """Everything known before the solve."""
-
-    units: UnitTable
-    bases: BaseTable
-    shared: np.ndarray
-    notes: list[str]
-    current: pd.DataFrame | None = None  # today's plan, in a realignment
-
-
-@dataclass
-class RunOutcome:
-    """A finished run: where it was written and its summary."""
-
-    folder: Path
-    summary: dict
+from optimizer.core.checks import CheckReport
+from optimizer.core.errors import InfeasibleError, InputError
+from optimizer.core.run import PhaseTimer, Progress, RunOutcome
+from optimizer.outputs.folders import file_hash, staging_folder, versions, write_json, write_table
+from optimizer.solver.highs import SolverOptions
 
 
 @dataclass(frozen=True)
@@ -78,41 +41,6 @@ class PlanTables:
     territories: pd.DataFrame
     objective: float | None
     map_assignments: pd.DataFrame | None = None
-
-
-def prepare(scenario: Scenario, timer: PhaseTimer, progress: Progress, *, strict: bool = True) -> Prepared:
-    """Load units, resolve bases and run the checks that can refuse a request before solving.
-
-    With ``strict=False`` (scoring a given plan) a band no plan can meet is a note, not an error.
-    """
-    progress("loading units")
-    with timer.phase("load"):
-        units = load_units(scenario.units, scenario.workload, _extra_columns(scenario))
-    count = scenario.territories.size
-    shared = shareable_units(units, scenario, count)
-    try:
-        notes = check_band_reachable(units, scenario, count, shared)
-    except InfeasibleError as exc:
-        if strict:
-            raise
-        notes = [exc.line()]
-    current = None
-    if scenario.realignment is not None:
-        from optimizer.areas.current_plan import read_current_plan
-
-        current = read_current_plan(scenario.realignment.current_plan, units)
-    progress("placing bases")
-    with timer.phase("bases"):
-        bases = resolve_bases(scenario.territories, units, current)
-    return Prepared(units=units, bases=bases, shared=shared, notes=notes, current=current)
-
-
-def _extra_columns(scenario: Scenario) -> dict[str, str]:
-    """Columns the rules need beyond the workload measures, with the key that names each."""
-    extra = {column: f"balance.measures.{column}" for column in scenario.balance.measures}
-    if scenario.realignment is not None and scenario.realignment.measure:
-        extra[scenario.realignment.measure] = "realignment.measure"
-    return extra
 
 
 def validate_lines(scenario: Scenario) -> list[str]:
@@ -185,11 +113,6 @@ def _locate(scenario: Scenario, ready: Prepared, rules: RuleSet):
     ready = replace(ready, bases=located.bases)
     problem, distance = _problem(scenario, ready)
     return ready, problem, distance, located.solution
-
-
-def solve_plan(problem: AlignmentProblem, rules: RuleSet, options: SolverOptions) -> AlignmentSolution:
-    """The certified pipeline, or the rules MIP when any adoption rule is set."""
-    return solve_with_rules(problem, rules, options) if rules.any else solve_alignment(problem, options)
 
 
 @dataclass
@@ -297,35 +220,6 @@ def write_run_folder(out: Path, scenario: Scenario, ready: Prepared, plan: PlanT
         summary = summarize(report)
         write_json(summary, folder / "summary.json")
     return summary, report
-
-
-def _problem(scenario: Scenario, ready: Prepared) -> tuple[AlignmentProblem, np.ndarray]:
-    distance = distance_to_bases(scenario, ready)
-    k = len(ready.bases)
-    tol = scenario.balance.tolerance
-    target = territory_targets(scenario, ready)
-    problem = AlignmentProblem(load=ready.units.workload / (ready.units.workload.sum() / k), distance_km=distance,
-                               shared=ready.shared, lower=(1 - tol) * target, upper=(1 + tol) * target,
-                               penalty=scenario.balance.soft_penalty, start_pairs=ready.bases.allocation)
-    return problem, distance
-
-
-def territory_targets(scenario: Scenario, ready: Prepared) -> np.ndarray:
-    """Each territory's target in average territories: ``balance.targets`` scaled so they add up to K."""
-    ids = list(ready.bases.ids)
-    unknown = sorted(set(scenario.balance.targets) - set(ids))
-    if unknown:
-        raise InputError(f"balance.targets.{unknown[0]}", "is not a territory", f"territories are {', '.join(ids[:6])}, ...")
-    factor = np.array([scenario.balance.targets.get(tid, 1.0) for tid in ids])
-    return factor * len(ids) / factor.sum()
-
-
-def distance_to_bases(scenario: Scenario, ready: Prepared) -> np.ndarray:
-    """Units x territories distance in km, as the model measures it (``objective.distance``)."""
-    units, b = ready.units, ready.bases.frame
-    return distance_matrix_km(units.lat, units.lon, units.xy, b["base_lat"].to_numpy(float),
-                              b["base_lon"].to_numpy(float), b[["x_m", "y_m"]].to_numpy(float),
-                              scenario.objective.distance)
 
 
 def plan_rules(scenario: Scenario, ready: Prepared) -> PlanRules:

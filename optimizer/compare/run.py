@@ -26,7 +26,10 @@ from optimizer.alignment.checks.plan import check_plan
 from optimizer.compare.metrics import Change, binding_limits, change_from_base, share_matrix, spread
 from optimizer.core.errors import InfeasibleError, InputError, NoPlanError
 from optimizer.outputs.folders import write_table
-from optimizer.alignment.pipeline import PhaseTimer, Prepared, Progress, file_hash, plan_rules, prepare
+from optimizer.alignment.data import Prepared, prepare
+from optimizer.alignment.pipeline import plan_rules
+from optimizer.core.run import PhaseTimer, Progress
+from optimizer.outputs.folders import file_hash
 from optimizer.alignment.schema import Scenario
 from optimizer.core.scenario import load_scenario
 

@@ -5,7 +5,7 @@ one entry here: its pydantic schema, its runner and its validator, each as ``"mo
 that nothing heavy is imported until it is used.
 
 A runner is called as ``run(scenario, out, keep_log=..., progress=...)`` and returns an object with
-``folder`` and ``summary`` (see :class:`optimizer.alignment.pipeline.RunOutcome`); it writes its run folder
+``folder`` and ``summary`` (see :class:`optimizer.core.run.RunOutcome`); it writes its run folder
 atomically. A validator is called as ``validate(scenario)`` and returns lines to print; ``lines(summary, folder)`` gives
 the lines ``territory run`` prints for a finished run.
 """

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.alignment.checks.plan import CheckReport
+from optimizer.core.checks import CheckReport
 from optimizer.sizing.segments import SegmentData
 from optimizer.sizing.tables import effort_column
 

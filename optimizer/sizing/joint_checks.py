@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.alignment.checks.plan import CheckReport
+from optimizer.core.checks import CheckReport
 from optimizer.areas.distance import great_circle_km
 from optimizer.sizing.joint_data import JointInputs, spread_km, travel_hours
 

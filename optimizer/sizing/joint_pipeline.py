@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from optimizer.outputs.folders import staging_folder, write_json, write_table
-from optimizer.alignment.pipeline import PhaseTimer, Progress, RunOutcome
+from optimizer.core.run import PhaseTimer, Progress, RunOutcome
 from optimizer.sizing.curve import relative
 from optimizer.sizing.joint_checks import JointRules, check_joint
 from optimizer.sizing.joint_data import JointInputs, prepare_joint

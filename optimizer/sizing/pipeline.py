@@ -14,7 +14,7 @@ from models.sizing import SizingData
 from models.sizing_envelope import envelope
 from optimizer.core.errors import NoPlanError
 from optimizer.outputs.folders import staging_folder, write_json, write_table
-from optimizer.alignment.pipeline import PhaseTimer, Progress, RunOutcome
+from optimizer.core.run import PhaseTimer, Progress, RunOutcome
 from optimizer.sizing.checks import SizingRules, check_sizing
 from optimizer.sizing.curve import compile_sizing, solve_at, solve_curve
 from optimizer.sizing.precheck import first_feasible_headcount, headcount_bounds
