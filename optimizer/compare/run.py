@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.alignment.checks.plan import check_plan
+from optimizer.compare.members import PLANNED, Entry, Member
 from optimizer.compare.metrics import Change, binding_limits, change_from_base, share_matrix, spread
 from optimizer.core.errors import InfeasibleError, InputError, NoPlanError
 from optimizer.outputs.folders import write_table
@@ -34,39 +35,6 @@ from optimizer.alignment.schema import Scenario
 from optimizer.core.scenario import load_scenario
 
 RUN_FILES = ("summary.json", "assignments.csv", "territories.csv", "map.html")
-PLANNED = ("optimal", "feasible", "evaluated")
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One scenario of a comparison, optionally with a hand-edited plan to score instead of solving."""
-
-    scenario: Path
-    plan: Path | None = None
-
-    @property
-    def text(self) -> str:
-        return f"{self.scenario}:{self.plan}" if self.plan else str(self.scenario)
-
-
-@dataclass
-class Member:
-    """A finished entry: its scenario, units, run folder and tables (``None`` when it has no plan)."""
-
-    entry: Entry
-    scenario: Scenario
-    ready: Prepared
-    folder: Path
-    summary: dict | None
-    assignments: pd.DataFrame | None = None
-    territories: pd.DataFrame | None = None
-    reused: bool = False
-    failure: str = ""
-    made_because: str = ""  # why the run folder was (re)made instead of reused
-
-    @property
-    def label(self) -> str:
-        return f"{self.scenario.name} + {self.entry.plan.name}" if self.entry.plan else self.scenario.name
 
 
 def parse_entry(text: str) -> Entry:
