@@ -22,12 +22,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from optimizer.core.errors import InputError
 from optimizer.sweep.file import SweepFile, SweepScenario, load_sweep
+from optimizer.sweep.result import SweepRun
 from optimizer.sweep.task import (
     NOT_RUN,
     SUMMARY,
@@ -50,19 +51,6 @@ class SweepOptions:
     scheduler: str | None = None  # address of a running scheduler, e.g. tcp://10.0.0.5:8786
     resume: bool = False  # skip scenarios whose run folder is complete
     solver_threads: int | None = None  # fixed threads per solve; None: host cores // concurrent solves
-
-
-@dataclass
-class SweepRun:
-    """What ran: the rows in scenario order, where they were written and whether it was interrupted."""
-
-    spec: SweepFile
-    scenarios: list[SweepScenario]
-    rows: list[dict[str, Any]]
-    out: Path
-    cluster: dict[str, Any] = field(default_factory=dict)
-    interrupted: bool = False
-    started: float = 0.0  # wall-clock time the sweep started (seconds since the epoch)
 
 
 def run_sweep(path: Path, out: Path, options: SweepOptions, progress: Progress = lambda *_: None) -> SweepRun:
