@@ -1,6 +1,6 @@
 """Inline SVG charts of the comparison report (no JavaScript, no fonts or images to load).
 
-Every label that comes from the user is passed through :func:`optimizer.maps.territories.escape_text`.
+Every label that comes from the user is passed through :func:`optimizer.maps.page.escape_text`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from optimizer.maps.territories import escape_text
+from optimizer.maps.page import escape_text
 
 FONT = 'font-family="system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif"'
 INK, MUTED, BAND, GRID = "#222222", "#666666", "#dcefdc", "#e6e6e6"

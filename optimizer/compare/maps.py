@@ -7,7 +7,7 @@ of its territory (and for the moved-units map the base territory and the moved f
 counties cost about 0.6 MB of geometry however many maps the report has.
 
 Every user-given string (unit names and ids, territory ids, base names) is passed through
-:func:`optimizer.maps.territories.escape_text` before it enters the page; the JSON blocks are additionally written
+:func:`optimizer.maps.page.escape_text` before it enters the page; the JSON blocks are additionally written
 with ``<`` as ``\\u003c`` so no text can close their ``<script>`` element.
 """
 
@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from optimizer.maps.territories import PALETTE, _antimeridian_cut, _shift_west, assign_territory_colours, escape_text
-from optimizer.maps.territories import territory_adjacency
+from optimizer.maps.page import (PALETTE, antimeridian_cut, assign_territory_colours, escape_text, shift_west,
+                                 territory_adjacency)
 
 if TYPE_CHECKING:
     import geopandas
 
-    from optimizer.compare.run import Member
+    from optimizer.compare.members import Member
     from optimizer.compare.metrics import Change
 
 SIMPLIFY_DEG = 0.01  # about 1 km: invisible at the zoom of a whole state or country
@@ -36,7 +36,7 @@ SCALE = 1000  # coordinates as integers of 1e-3 degree
 def shared_geometry(units: geopandas.GeoDataFrame) -> dict[str, Any]:
     """The units' polygons, simplified and delta-encoded, with the bounds to fit (south-west, north-east)."""
     geoms = units.geometry.to_crs("EPSG:4326").values
-    geoms = _shift_west(geoms, _antimeridian_cut(geoms))
+    geoms = shift_west(geoms, antimeridian_cut(geoms))
     try:
         simple = shapely.coverage_simplify(geoms, SIMPLIFY_DEG)
     except shapely.errors.GEOSException:  # not a valid coverage: simplify polygon by polygon

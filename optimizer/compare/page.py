@@ -2,7 +2,7 @@
 
 The page loads nothing: Leaflet (``optimizer/assets``) is inlined once, the unit geometry once
 (:mod:`optimizer.compare.maps`) and the charts are inline SVG (:mod:`optimizer.compare.charts`). Every
-user-given string goes through :func:`optimizer.maps.territories.escape_text`.
+user-given string goes through :func:`optimizer.maps.page.escape_text`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from importlib import metadata
 import numpy as np
 import pandas as pd
 
-from optimizer.compare.run import PLANNED, Member
+from optimizer.compare.members import PLANNED, Member
 from optimizer.compare.metrics import Change, best_cells
-from optimizer.maps.territories import ASSETS_DIR, escape_text
+from optimizer.maps.page import ASSETS_DIR, escape_text
 from optimizer.compare.charts import metric_chart, workload_chart
 from optimizer.compare.maps import (MAP_SCRIPT, base_colours, inherited_colours, json_block, moved_map, plan_map,
                                    shared_geometry, unit_labels)

@@ -2,7 +2,7 @@
 
 The renderer reads tidy tables only (units, assignments, territories) and writes one HTML page
 that renders with no network: Leaflet 1.9.3 (the version folium 0.20 targets) is inlined from
-``optimizer/assets``, folium's CDN assets are dropped and no tile layer is used.
+``optimizer/assets``, folium's CDN assets are dropped and no tile layer is used (see :mod:`optimizer.maps.page`).
 
 Every user-given string goes through :func:`escape_text` before it reaches the page, because
 folium escapes nothing and puts some text inside JavaScript template strings.
@@ -10,9 +10,7 @@ folium escapes nothing and puts some text inside JavaScript template strings.
 
 from __future__ import annotations
 
-import html
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,24 +18,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from optimizer.maps.page import (antimeridian_cut, assign_territory_colours, escape_text,
+                                 feature_collection, finished_page, format_number, offline_map, raw_element,
+                                 rounded_geojson, shift_west, territory_adjacency)
+
 if TYPE_CHECKING:
     import folium
     import geopandas
 
-ASSETS_DIR = Path(__file__).with_name("assets")
-LEAFLET_VERSION = "1.9.3"
-COORD_DECIMALS = 4  # 1e-4 degree is about 11 m, about 1.5 px at MAX_ZOOM
-MAX_ZOOM = 14
-ADJACENCY_TOLERANCE_DEG = 1e-3  # about 100 m: bridges gaps left by per-polygon simplification
 SHARE_SUM_TOLERANCE = 1e-3
 DISSOLVE_ABOVE_UNITS = 5_000  # above this, territories are drawn dissolved from their units (ZIP level)
 DISSOLVED_SIMPLIFY_DEG = 0.005  # about 500 m; coverage simplification keeps neighbours' shared edges
-# Fixed qualitative palette (Tableau 20, then four darks of Tableau 20b); never Python's hash().
-PALETTE: tuple[str, ...] = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
-    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5", "#393b79", "#637939", "#8c6d31", "#843c39",
-)  # fmt: skip
 UNIT_COLUMNS = ("unit_id", "name", "workload")
 TERRITORY_COLUMNS = ("territory_id", "base_name", "base_lat", "base_lon", "units", "workload")
 TERRITORY_COLUMNS += ("deviation_pct", "weighted_distance_km")
@@ -48,68 +39,6 @@ MARK_STYLES = {  # outlines of units with a note (see ``marks`` of write_territo
 }
 BASE_FIELDS = {"t": "Territory", "b": "Base", "n": "Units", "w": "Workload", "d": "Deviation"}
 BASE_FIELDS |= {"k": "Weighted distance"}
-_EXTERNAL_ASSET = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", re.I)
-_ESCAPES = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"})
-
-
-def escape_text(value: object) -> str:
-    """Escape a user-given value for HTML, JS template strings and Jinja template source.
-
-    Besides ``html.escape`` (``& < > " '``) this replaces the backtick and ``$`` (folium puts
-    some text in JS template strings, where ``${...}`` would run), the backslash (an invalid
-    escape there is a syntax error that blanks the page) and braces (never Jinja source).
-    """
-    return html.escape(str(value), quote=True).translate(_ESCAPES)
-
-
-def assign_territory_colours(
-    territory_ids: Iterable[str], adjacency: Iterable[tuple[str, str]], palette: Sequence[str] = PALETTE
-) -> dict[str, str]:
-    """Colour territories greedily so that touching territories differ where possible.
-
-    Territories are visited in sorted id order; each prefers ``palette[position % len]`` and, if
-    an already coloured neighbour has it, takes the next palette colour no neighbour uses. The
-    result depends only on the ids and the adjacency, never on input order or hashing.
-
-    Parameters
-    ----------
-    territory_ids : iterable of str
-        Ids of all territories.
-    adjacency : iterable of (str, str)
-        Pairs of touching territory ids, in either order; self-pairs are ignored.
-    palette : sequence of str
-        Hex colours to cycle through.
-
-    Returns
-    -------
-    dict of str to str
-        Territory id to hex colour.
-    """
-    ids = sorted(set(territory_ids))
-    neighbours: dict[str, set[str]] = {t: set() for t in ids}
-    for a, b in adjacency:
-        if a != b and a in neighbours and b in neighbours:
-            neighbours[a].add(b)
-            neighbours[b].add(a)
-    colours: dict[str, str] = {}
-    for position, territory in enumerate(ids):
-        taken = {colours[n] for n in neighbours[territory] if n in colours}
-        candidates = [palette[(position + k) % len(palette)] for k in range(len(palette))]
-        colours[territory] = next((c for c in candidates if c not in taken), candidates[0])
-    return colours
-
-
-def territory_adjacency(
-    units: geopandas.GeoDataFrame, tolerance: float = ADJACENCY_TOLERANCE_DEG
-) -> list[tuple[str, str]]:
-    """Return sorted pairs of territories owning units within ``tolerance`` of each other.
-
-    ``units`` needs a ``territory`` column (each unit's primary territory); ``tolerance`` is in
-    the units of its CRS.
-    """
-    left, right = units.sindex.query(units.geometry, predicate="dwithin", distance=tolerance)
-    owner = units["territory"].to_numpy()
-    return sorted({tuple(sorted(p)) for p in zip(owner[left], owner[right], strict=True) if p[0] != p[1]})
 
 
 def _check(ok: bool, message: str) -> None:
@@ -169,42 +98,6 @@ def _unit_table(units: geopandas.GeoDataFrame, assignments: pd.DataFrame,
     return table.reset_index(drop=True)
 
 
-def _antimeridian_cut(geoms: Any) -> float:
-    """Return the longitude east of which to shift data by -360 so it is contiguous (180: none).
-
-    Data crossing the antimeridian (e.g. the Aleutians) would otherwise stretch the view over
-    the whole world. The cut is the middle of the widest empty longitude band, unless that band
-    already holds the antimeridian.
-    """
-    occupied = np.unique(np.floor(shapely.get_coordinates(geoms)[:, 0]).clip(-180, 179))
-    gaps = np.diff(np.append(occupied, occupied[0] + 360))
-    widest = int(np.argmax(gaps))
-    return 180.0 if widest == len(occupied) - 1 else float(occupied[widest] + gaps[widest] / 2)
-
-
-def _shift_west(geoms: Any, cut: float) -> Any:
-    return shapely.transform(geoms, lambda xy: np.where(xy[:, :1] > cut, xy - [360, 0], xy))
-
-
-def _rounded_geojson(geoms: Iterable[Any]) -> list[dict]:
-    """Return GeoJSON geometry dicts with coordinates rounded to ``COORD_DECIMALS``."""
-    rounded = shapely.transform(np.asarray(list(geoms)), lambda xy: np.round(xy, COORD_DECIMALS))
-    return [g.__geo_interface__ for g in rounded]
-
-
-def _number(value: Any, decimals: int | None = None) -> str:
-    """Format as ``1,234`` if whole, else ``1,234.5``; with ``decimals`` places if given."""
-    value = float(value)
-    places = decimals if decimals is not None else (0 if value.is_integer() else 1)
-    return f"{value:,.{places}f}"
-
-
-def _collection(geometries: list[dict], properties: list[dict]) -> dict:
-    pairs = enumerate(zip(geometries, properties, strict=True))
-    features = [{"type": "Feature", "id": i, "properties": p, "geometry": g} for i, (g, p) in pairs]
-    return {"type": "FeatureCollection", "features": features}
-
-
 def _unit_features(table: geopandas.GeoDataFrame) -> dict:
     """Build unit polygons whose properties are the escaped tooltip fields (``UNIT_FIELDS``)."""
     properties = [
@@ -212,12 +105,12 @@ def _unit_features(table: geopandas.GeoDataFrame) -> dict:
             "n": escape_text(r.name),
             "u": escape_text(r.unit_id),
             "t": escape_text(r.shared if isinstance(r.shared, str) else r.territory),
-            "w": _number(r.workload, 1),
+            "w": format_number(r.workload, 1),
             "x": escape_text(r.note if isinstance(r.note, str) else ""),
         }
         for r in table.itertuples(index=False)
     ]
-    return _collection(_rounded_geojson(table.geometry.values), properties)
+    return feature_collection(rounded_geojson(table.geometry.values), properties)
 
 
 def _unit_styles(table: geopandas.GeoDataFrame, colours: dict[str, str]) -> list[dict]:
@@ -239,7 +132,7 @@ def _unions(table: geopandas.GeoDataFrame, by: str) -> tuple[list, np.ndarray]:
 def _outline_features(table: geopandas.GeoDataFrame, by: str = "territory") -> dict:
     """Build territory (or region) borders: units dissolved by the ``by`` column."""
     _, unions = _unions(table, by)
-    return _collection(_rounded_geojson(unions), [{} for _ in unions])
+    return feature_collection(rounded_geojson(unions), [{} for _ in unions])
 
 
 def _base_features(territories: pd.DataFrame) -> tuple[dict, dict[str, str]]:
@@ -250,16 +143,16 @@ def _base_features(territories: pd.DataFrame) -> tuple[dict, dict[str, str]]:
         {
             "t": escape_text(r["territory_id"]),
             "b": escape_text(r["base_name"]),
-            "n": _number(r["units"]),
-            "w": _number(r["workload"], 1),
+            "n": format_number(r["units"]),
+            "w": format_number(r["workload"], 1),
             "d": f"{float(r['deviation_pct']):+.1f} %",
             "k": f"{float(r['weighted_distance_km']):,.1f} km",
         }
-        | {f"x{i}": _number(r[c]) if pd.notna(r[c]) else "" for i, c in enumerate(extra)}
+        | {f"x{i}": format_number(r[c]) if pd.notna(r[c]) else "" for i, c in enumerate(extra)}
         for _, r in territories.iterrows()
     ]
     lon_lat = territories[["base_lon", "base_lat"]].astype(float).round(5).to_numpy().tolist()
-    return _collection([{"type": "Point", "coordinates": p} for p in lon_lat], properties), aliases
+    return feature_collection([{"type": "Point", "coordinates": p} for p in lon_lat], properties), aliases
 
 
 def _legend_html(title: str, territories: pd.DataFrame, colours: dict[str, str]) -> str:
@@ -267,7 +160,7 @@ def _legend_html(title: str, territories: pd.DataFrame, colours: dict[str, str])
     swatch = '<span style="display:inline-block;width:12px;height:12px;background:{}"></span>'
     rows = "".join(
         f"<tr><td>{swatch.format(colours[t.territory_id])}</td><td>{escape_text(t.territory_id)}</td>"
-        f"<td align=right>{_number(t.workload, 1)}</td>"
+        f"<td align=right>{format_number(t.workload, 1)}</td>"
         f"<td align=right>{float(t.deviation_pct):+.1f} %</td></tr>"
         for t in territories.itertuples(index=False)
     )
@@ -279,33 +172,6 @@ def _legend_html(title: str, territories: pd.DataFrame, colours: dict[str, str])
         f"<div>{len(territories)} territories</div><table><tr><th></th><th>territory</th>"
         f"<th>workload</th><th>deviation</th></tr>{rows}</table></div>"
     )
-
-
-def _raw_element(content: str) -> Any:
-    """Return a branca Element that outputs ``content`` verbatim, never parsed as Jinja."""
-    from branca.element import Element
-
-    element = Element("{{ this.content }}")
-    element.content = content
-    return element
-
-
-def _offline_map(title: str, bounds: list[list[float]]) -> folium.Map:
-    """Return a folium Map without tiles or CDN assets, with Leaflet inlined in the header."""
-    import folium
-
-    figure = folium.Figure()  # its <title> would precede the charset meta; ours follows it
-    options = {"prefer_canvas": True, "control_scale": True, "zoom_snap": 0.25, "font_size": "0.8rem"}
-    m = folium.Map(tiles=None, max_zoom=MAX_ZOOM, **options)
-    m.default_js, m.default_css = [], []  # instance lists: jQuery, Bootstrap and fonts are unused
-    figure.add_child(m)
-    css = (ASSETS_DIR / "leaflet.css").read_text(encoding="utf-8")
-    js = (ASSETS_DIR / "leaflet.js").read_text(encoding="utf-8")
-    js = js.replace("//# sourceMappingURL=leaflet.js.map", "")
-    figure.header.add_child(_raw_element(f"<title>{escape_text(title)}</title>"), name="title")
-    figure.header.add_child(_raw_element(f"<style>{css}</style>\n<script>{js}</script>"), name="leaflet")
-    m.fit_bounds(bounds, padding_top_left=(10, 10), padding_bottom_right=(230, 10))  # legend at right
-    return m
 
 
 def _dissolved_territories(table: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
@@ -324,7 +190,7 @@ def _add_dissolved_layer(m: folium.Map, dissolved: geopandas.GeoDataFrame, terri
 
     ids, shapes = list(dissolved.territory), dissolved.geometry.values
     features, aliases = _base_features(territories.set_index("territory_id").loc[ids].reset_index())
-    for feature, geometry in zip(features["features"], _rounded_geojson(shapes), strict=True):
+    for feature, geometry in zip(features["features"], rounded_geojson(shapes), strict=True):
         feature["geometry"] = geometry
     styles = [{"fillColor": colours[t], "fillOpacity": 0.7, "color": "#222222", "weight": 1.5} for t in ids]
     layer = folium.GeoJson(features, name="Territories", style_function=lambda f: styles[f["id"]])
@@ -357,7 +223,7 @@ def _add_layers(
     for kind, style in MARK_STYLES.items():  # moved and locked units, outlined on their own layer
         marked = table[table["mark"] == kind]
         if len(marked):
-            folium.GeoJson(_collection(_rounded_geojson(marked.geometry.values), [{}] * len(marked)),
+            folium.GeoJson(feature_collection(rounded_geojson(marked.geometry.values), [{}] * len(marked)),
                            name=f"{kind.capitalize()} units", interactive=False,
                            style_function=lambda _, style=style: style).add_to(m)
     bases, aliases = _base_features(territories)
@@ -369,31 +235,6 @@ def _add_layers(
     folium.LayerControl(collapsed=False).add_to(m)
 
 
-def _number_ids(root: Any) -> None:
-    """Replace folium's random element ids by a counter so equal inputs give equal bytes."""
-    stack, counter = [root], 0
-    while stack:
-        element = stack.pop(0)
-        element._id = f"{counter:06d}"
-        counter += 1
-        stack.extend(element._children.values())
-
-
-def _render_compact(m: folium.Map) -> str:
-    """Render the page with JSON written without spaces (about 10 % smaller).
-
-    folium's templates share one Jinja environment; its ``tojson`` policy is changed only for
-    the duration of this render and then restored.
-    """
-    policies = m._template.environment.policies
-    saved = policies["json.dumps_kwargs"]
-    policies["json.dumps_kwargs"] = {**saved, "separators": (",", ":")}
-    try:
-        return m.get_root().render()
-    finally:
-        policies["json.dumps_kwargs"] = saved
-
-
 def render_territory_map(
     units: geopandas.GeoDataFrame, assignments: pd.DataFrame, territories: pd.DataFrame, title: str,
     marks: dict[str, tuple[str, str]] | None = None, dissolve_above: int = DISSOLVE_ABOVE_UNITS,
@@ -402,8 +243,8 @@ def render_territory_map(
     ``dissolve_above`` units, territories are drawn dissolved rather than unit by unit."""
     _validate(units, assignments, territories)
     table = _unit_table(units, assignments, marks)
-    cut = _antimeridian_cut(table.geometry.values)
-    table = table.set_geometry(_shift_west(table.geometry.values, cut))
+    cut = antimeridian_cut(table.geometry.values)
+    table = table.set_geometry(shift_west(table.geometry.values, cut))
     lon = territories.base_lon.astype(float)
     territories = territories.assign(territory_id=territories.territory_id.astype(str))
     territories = territories.assign(base_lon=lon.where(lon <= cut, lon - 360)).sort_values("territory_id")
@@ -411,21 +252,10 @@ def render_territory_map(
     colours = assign_territory_colours(territories.territory_id,
                                        territory_adjacency(table if dissolved is None else dissolved))
     minx, miny, maxx, maxy = (round(float(v), 5) for v in table.total_bounds)
-    m = _offline_map(title, [[miny, minx], [maxy, maxx]])
+    m = offline_map(title, [[miny, minx], [maxy, maxx]])
     _add_layers(m, table, territories.reset_index(drop=True), colours, dissolved)
-    m.get_root().html.add_child(_raw_element(_legend_html(title, territories, colours)))
+    m.get_root().html.add_child(raw_element(_legend_html(title, territories, colours)))
     return finished_page(m)
-
-
-def finished_page(m: folium.Map) -> str:
-    """The page of a finished map: deterministic element ids, compact JSON, refused if it loads anything
-    from the network (shared by every offline map of the project)."""
-    _number_ids(m.get_root())
-    page = _render_compact(m)
-    external = _EXTERNAL_ASSET.search(page)
-    if external:
-        raise RuntimeError(f"the map page still loads an external asset: {external.group(0)!r}")
-    return page
 
 
 def write_territory_map(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from optimizer.sweep.report import mark_non_dominated, write_tradeoff_html
 
 if TYPE_CHECKING:
-    from optimizer.sweep.run import SweepRun
+    from optimizer.sweep.result import SweepRun
 
 METRICS = ("status", "objective", "bound", "gap", "weighted_distance_km", "max_abs_deviation_pct",
            "territories_outside_band", "shared_units", "units", "territories", "units_moved", "workload_moved_pct",

@@ -4,7 +4,7 @@ A scenario is *non-dominated* when no other scenario of the same case is at leas
 criterion of :data:`CRITERIA` (and on :data:`MOVES` when every scenario of the case is a realignment) and
 better on one. Scenarios of different cases (say two states) cover
 different ground, so they are never compared. Every user-given string goes through
-:func:`optimizer.maps.territories.escape_text`.
+:func:`optimizer.maps.page.escape_text`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from optimizer.maps.territories import escape_text
+from optimizer.maps.page import escape_text
 
 # (column, label): every criterion is minimised
 CRITERIA = (

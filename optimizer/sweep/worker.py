@@ -29,6 +29,7 @@ ENGINE = (
     "optimizer.alignment.limits",
     "optimizer.areas.current_plan",
     "optimizer.areas.adjacency",
+    "optimizer.maps.page",
     "optimizer.maps.territories",
 )
 NAME = "territory-engine-preload"
