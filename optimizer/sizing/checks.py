@@ -15,7 +15,7 @@ import pandas as pd
 
 from optimizer.core.checks import CheckReport
 from optimizer.sizing.segments import SegmentData
-from optimizer.sizing.tables import effort_column
+from optimizer.sizing.recommendation import effort_column
 
 REL = 1e-6
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from optimizer.maps.page import escape_text
 from optimizer.sizing.plot import effort_svg, profit_svg
-from optimizer.sizing.tables import Recommendation
+from optimizer.sizing.recommendation import Recommendation
 
 STYLE = ("body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:60em;color:#222}"
          "table{border-collapse:collapse;font-size:.85em}td,th{border-bottom:1px solid #ddd;padding:.25em .6em;"
