@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from pathlib import Path
 
 import highspy
@@ -22,22 +21,10 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
+from optimizer.solver.result import SolveStatus, relative_gap
+
 _last_threads: list[int] = []
 DEADLINE_SLACK = 1.05  # interrupt a solve that runs this much past its time limit (plus a second)
-
-
-class SolveStatus(str, Enum):
-    """What came back from a solve, in the user's terms."""
-
-    OPTIMAL = "optimal"  # proven within the target gap
-    FEASIBLE = "feasible"  # a plan, stopped at the time limit before the target gap
-    INFEASIBLE = "infeasible"  # proven that no plan exists
-    NO_PLAN = "no_plan"  # stopped at the time limit without any plan
-    ERROR = "error"
-
-    @property
-    def has_plan(self) -> bool:
-        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
 
 
 @dataclass(frozen=True)
@@ -86,15 +73,6 @@ class SolveResult:
     @property
     def gap(self) -> float:
         return relative_gap(self.objective, self.bound)
-
-
-def relative_gap(objective: float, bound: float) -> float:
-    """``(objective - bound) / |objective|``, 0 when both are 0, NaN without a plan."""
-    if math.isnan(objective) or math.isnan(bound):
-        return math.nan
-    if abs(objective) < 1e-9:
-        return 0.0 if abs(bound) < 1e-9 else math.inf
-    return max(0.0, (objective - bound) / abs(objective))
 
 
 def compile_model(model: pyo.ConcreteModel) -> CompiledModel:

@@ -42,6 +42,7 @@ from optimizer.alignment.solve.repair import nearest, out_of_band, repair_pairs,
 from optimizer.alignment.solve.pair_model import PairModel
 from optimizer.alignment.solve.restricted import ELASTIC_PRICE, AlignmentProblem, Clock, Restricted
 from optimizer.solver.highs import SolverOptions, SolveStatus, relative_gap, solve
+from optimizer.solver.result import Solution
 
 __all__ = ["AlignmentProblem", "AlignmentSolution", "solve_alignment"]
 
@@ -68,25 +69,14 @@ WINDOW_TIME_SHARE = 0.9  # of the time left, for improving the plan window by wi
 SHARE_EPS = 1e-6
 
 
-@dataclass
-class AlignmentSolution:
-    """Shares per (unit, territory) and what the solve proved."""
+@dataclass(kw_only=True)
+class AlignmentSolution(Solution):
+    """Shares per (unit, territory) and what the solve proved (see :class:`Solution`)."""
 
     unit_index: np.ndarray
     territory_index: np.ndarray
     share: np.ndarray
-    status: SolveStatus
-    objective: float
-    bound: float
     lp_bound: float
-    seconds: dict[str, float] = field(default_factory=dict)
-    stages: list[dict] = field(default_factory=list)
-    restriction: str = ""
-    log: str = ""
-
-    @property
-    def gap(self) -> float:
-        return relative_gap(self.objective, self.bound)
 
 
 @dataclass
