@@ -62,6 +62,11 @@ def validate_lines(scenario: AccountsScenario) -> list[str]:
     return lines + [f"note: {note}" for note in ready.notes]
 
 
+def solve_prepared(scenario: AccountsScenario, ready: Prepared, options: SolverOptions) -> AccountSolution:
+    """Solve a prepared scenario and return the solution, writing nothing (``optimizer.api.solve``)."""
+    return solve_accounts(ready.problem, options)
+
+
 def run_scenario(scenario: AccountsScenario, out: Path, *, keep_log: bool = False,
                  progress: Progress = lambda _: None) -> RunOutcome:
     """Solve ``scenario`` and write its run folder ``out`` (replaced only when everything succeeded)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from optimizer.alignment.data import Prepared
-from optimizer.alignment.rule_set import RuleSet
+from optimizer.alignment.rule_set import RuleSet, build_rule_set
 from optimizer.alignment.schema import Scenario
 from optimizer.alignment.solve.align import AlignmentProblem, AlignmentSolution, solve_alignment
 from optimizer.alignment.solve.rules import solve_with_rules
@@ -50,3 +50,16 @@ def distance_to_bases(scenario: Scenario, ready: Prepared) -> np.ndarray:
 def solve_plan(problem: AlignmentProblem, rules: RuleSet, options: SolverOptions) -> AlignmentSolution:
     """The certified pipeline, or the rules MIP when any adoption rule is set."""
     return solve_with_rules(problem, rules, options) if rules.any else solve_alignment(problem, options)
+
+
+def solve_prepared(scenario: Scenario, ready: Prepared, options: SolverOptions) -> AlignmentSolution:
+    """Solve a prepared scenario and return the solution, writing nothing (``optimizer.api.solve``).
+
+    Bases chosen among candidates (``territories.candidates``) are chosen together with the plan by a run
+    (``optimizer.api.run``); here they are refused.
+    """
+    if scenario.territories.candidates is not None:
+        raise InputError("territories.candidates", "bases chosen among candidates are chosen by a run",
+                         "call optimizer.api.run, or list the bases")
+    problem, _ = alignment_problem(scenario, ready)
+    return solve_plan(problem, build_rule_set(scenario, ready, problem), options)

@@ -1,4 +1,5 @@
-"""The ``territory evaluate`` and ``territory compare`` commands (registered by :mod:`optimizer.cli.main`).
+"""The ``territory evaluate`` and ``territory compare`` commands (registered by :mod:`optimizer.cli.main`), thin
+layers over :func:`optimizer.api.evaluate` and :func:`optimizer.api.compare`.
 
 Heavy imports happen inside the commands so that ``territory --help`` stays instant. Errors the user can
 act on print one line ``error: ...`` and exit with the codes of :class:`optimizer.core.errors.ExitCode`.
@@ -38,15 +39,13 @@ def evaluate(
     Exit codes: 0 the plan keeps every rule, 6 it breaks some (still scored and written), 2 bad plan file.
     """
     try:
-        from optimizer.compare.run import plan_folder_name
-        from optimizer.alignment.evaluate import evaluate_plan
+        from optimizer import api
         from optimizer.outputs.folders import require_output_folder
-        from optimizer.core.scenario import load_scenario
 
-        spec = load_scenario(scenario)
-        folder = out or Path("runs") / plan_folder_name(spec.slug, plan)
+        spec = api.load_scenario(scenario)
+        folder = out or api.default_run_folder(spec, plan)
         require_output_folder(folder)
-        outcome = evaluate_plan(spec, plan, folder, progress=_progress)
+        outcome = api.evaluate(spec, plan, folder, progress=_progress)
     except TerritoryError as exc:
         _fail(exc)
     from optimizer.outputs.report import print_summary
@@ -72,14 +71,13 @@ def compare(
     A run folder is reused when scenario, data, plan and bases are unchanged and it passes the checks.
     """
     try:
-        from optimizer.compare.run import compare_entries, parse_entry
+        from optimizer import api
         from optimizer.outputs.folders import require_output_folder
 
         require_output_folder(out)
         if runs is not None:
             require_output_folder(runs, "--runs")
-        parsed = [parse_entry(text) for text in entries]
-        result = compare_entries(parsed, out, runs_dir=runs, fresh=fresh, progress=_progress)
+        result = api.compare(entries, out, runs_dir=runs, fresh=fresh, progress=_progress)
     except TerritoryError as exc:
         _fail(exc)
     for line in result.lines():

@@ -1,4 +1,4 @@
-"""The ``territory`` command: run, validate and schema.
+"""The ``territory`` command: run, validate and schema, a thin layer over :mod:`optimizer.api`.
 
 Heavy imports (pyomo, geopandas, folium) happen inside the commands so that ``--help`` is instant.
 """
@@ -32,9 +32,9 @@ def _fail(exc: TerritoryError) -> None:
 
 
 def _load(path: Path, overrides: dict | None = None):
-    from optimizer.core.scenario import load_scenario
+    from optimizer import api
 
-    return load_scenario(path, overrides)
+    return api.load_scenario(path, overrides)
 
 
 @app.command()
@@ -53,7 +53,9 @@ def run(
             raise _bad_flag("--time-limit", "must be > 0")
         overrides = _settings(settings) | ({"solver.time_limit": time_limit} if time_limit else {})
         spec = _load(scenario, overrides or None)
-        folder = out or Path("runs") / spec.slug
+        from optimizer import api
+
+        folder = out or api.default_run_folder(spec)
         _require_output_folder(folder)
         outcome = _run_with_progress(spec, folder, log)
     except TerritoryError as exc:
@@ -92,16 +94,15 @@ def _require_output_folder(folder: Path, flag: str = "--out") -> None:
 
 
 def _run_with_progress(spec, folder: Path, log: bool):
-    from optimizer.core.kinds import kind_of, resolve
+    from optimizer import api
 
-    run_scenario = resolve(kind_of(spec).runner)
     if not _on_terminal():
-        return run_scenario(spec, folder, keep_log=log)
+        return api.run(spec, folder, keep_log=log)
     from rich.console import Console
 
     console = Console(stderr=True)
     with console.status("starting") as status:
-        return run_scenario(spec, folder, keep_log=log, progress=lambda text: status.update(text))
+        return api.run(spec, folder, keep_log=log, progress=lambda text: status.update(text))
 
 
 @app.command()
@@ -109,9 +110,9 @@ def validate(scenario: Path = SCENARIO) -> None:
     """Check a scenario and its data without solving: keys, columns, ids, bases and whether the band can be met."""
     try:
         spec = _load(scenario)
-        from optimizer.core.kinds import kind_of, resolve
+        from optimizer import api
 
-        lines = resolve(kind_of(spec).validator)(spec)
+        lines = api.validate(spec)
     except TerritoryError as exc:
         _fail(exc)
     typer.echo("\n".join(lines))
@@ -120,13 +121,13 @@ def validate(scenario: Path = SCENARIO) -> None:
 @app.command()
 def schema(kind: str = typer.Option("alignment", "--kind", help="Scenario kind (see optimizer/kinds.py).")) -> None:
     """Print the JSON Schema of scenario files (for editor completion)."""
+    from optimizer import api
     from optimizer.core.kinds import KINDS
-    from optimizer.core.scenario import scenario_json_schema
 
     if kind not in KINDS:
         typer.echo(f"error: --kind: unknown kind `{kind}` (kinds are: {', '.join(KINDS)})", err=True)
         raise typer.Exit(int(ExitCode.BAD_INPUT))
-    typer.echo(json.dumps(scenario_json_schema(kind), indent=2))
+    typer.echo(json.dumps(api.json_schema(kind), indent=2))
 
 
 # Commands that live in their own modules: each module defines ``register(app)`` and keeps heavy imports

@@ -50,6 +50,13 @@ def validate_lines(scenario: JointScenario) -> list[str]:
     return lines + [f"note: {note}" for note in inputs.notes]
 
 
+def prepare_timed(scenario: JointScenario, timer: PhaseTimer, progress: Progress) -> JointInputs:
+    """The joint scenario's inputs before the solve (``optimizer.api.prepare``)."""
+    progress("loading units and candidate bases")
+    with timer.phase("load"):
+        return prepare_joint(scenario)
+
+
 def run_joint(scenario: JointScenario, out: Path, *, keep_log: bool = False,
               progress: Progress = lambda _: None) -> RunOutcome:
     """Solve the joint model of ``scenario`` and write its run folder ``out`` atomically."""
