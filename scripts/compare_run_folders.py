@@ -7,8 +7,8 @@ Usage::
 Every file below each folder is compared: both folders must hold the same file names, and each CSV, JSON,
 HTML and text file must be equal, except for what a repeated run may change without changing the plan:
 
-- timings: JSON keys and CSV columns ``seconds``, ``elapsed``, ``task_seconds``, ``finished`` and the sweep
-  cluster's ``seconds``; HTML lines that only report seconds;
+- timings: JSON keys and CSV columns ``seconds``, ``elapsed``, ``finished`` and any ``*_seconds`` (such as
+  ``task_seconds``, a stage's ``at_seconds``); in HTML, the cells of a table column headed ``seconds``;
 - where a sweep ran: the ``worker`` column of ``sweep.csv`` and the ``retries`` count in ``sweep.json``;
 - versions and the hash of the engine's source: the ``versions`` entry (it holds ``code_hash``);
 - paths: any JSON string that is an absolute path.
@@ -29,13 +29,35 @@ from pathlib import Path
 TIMING_KEYS = {"seconds", "elapsed", "task_seconds", "finished"}
 RUN_KEYS = {"retries", "worker"}  # where and how often a sweep's tasks ran
 IGNORED_KEYS = TIMING_KEYS | RUN_KEYS | {"versions", "code_hash"}
-IGNORED_COLUMNS = TIMING_KEYS | RUN_KEYS
-TIMING_TEXT = re.compile(r"\b\d+(\.\d+)?\s*(s|seconds)\b")
+TABLE = re.compile(r"<table>.*?</table>", re.S)
+HEADER_CELL = re.compile(r"<th[^>]*>(.*?)</th>", re.S)
+ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.S)
+CELL = re.compile(r"(<td[^>]*>)(.*?)(</td>)", re.S)
+
+
+def _ignored(key: str) -> bool:
+    return key in IGNORED_KEYS or key.endswith("_seconds")
+
+
+def _mask_timing_columns(table: re.Match) -> str:
+    """A table with the cells of its ``seconds`` columns blanked."""
+    text = table.group(0)
+    head = text.split("</thead>", 1)[0] if "</thead>" in text else ""
+    timing = {i for i, name in enumerate(HEADER_CELL.findall(head)) if name.strip() in TIMING_KEYS}
+    if not timing:
+        return text
+
+    def row(match: re.Match) -> str:
+        cells = iter(range(10**6))
+        return CELL.sub(lambda c: c.group(1) + ("<s>" if next(cells) in timing else c.group(2)) + c.group(3),
+                        match.group(0))
+
+    return head + ROW.sub(row, text[len(head):]) if head else text
 
 
 def _clean_json(value: object) -> object:
     if isinstance(value, dict):
-        return {key: _clean_json(item) for key, item in value.items() if key not in IGNORED_KEYS}
+        return {key: _clean_json(item) for key, item in value.items() if not _ignored(key)}
     if isinstance(value, list):
         return [_clean_json(item) for item in value]
     if isinstance(value, str) and value.startswith("/"):
@@ -58,7 +80,7 @@ def _json_diff(a: object, b: object, where: str) -> list[str]:
 
 def _csv_rows(text: str) -> list[dict[str, str]]:
     rows = list(csv.DictReader(io.StringIO(text)))
-    return [{key: value for key, value in row.items() if key not in IGNORED_COLUMNS} for row in rows]
+    return [{key: value for key, value in row.items() if not _ignored(key)} for row in rows]
 
 
 def _csv_diff(a: str, b: str, where: str) -> list[str]:
@@ -72,12 +94,14 @@ def _csv_diff(a: str, b: str, where: str) -> list[str]:
 
 
 def _text_diff(a: str, b: str, where: str) -> list[str]:
+    if where.endswith(".html"):
+        a, b = TABLE.sub(_mask_timing_columns, a), TABLE.sub(_mask_timing_columns, b)
     lines_a, lines_b = a.splitlines(), b.splitlines()
     if len(lines_a) != len(lines_b):
         return [f"{where}: {len(lines_a)} lines before, {len(lines_b)} after"]
     out = []
     for i, (x, y) in enumerate(zip(lines_a, lines_b)):
-        if x != y and TIMING_TEXT.sub("<s>", x) != TIMING_TEXT.sub("<s>", y):
+        if x != y:
             out.append(f"{where} line {i + 1} differs: {x[:120]!r} before, {y[:120]!r} after")
     return out
 
