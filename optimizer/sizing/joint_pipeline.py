@@ -125,7 +125,7 @@ def _polish(inputs: JointInputs, jm: JointModel, solution: JointSolution, option
                             "no plan", "seconds": round(result.seconds, 3) if result else None})
     if result is None or _profit(inputs, jm, result.values) <= _profit(inputs, jm, solution.values):
         return solution
-    return replace(solution, values=result.values, model_profit=-result.objective,
+    return replace(solution, values=result.values, objective=result.objective,
                    source=f"{solution.source}, polished")
 
 
@@ -137,7 +137,7 @@ def _with_neighbours(inputs: JointInputs, jm: JointModel, solution: JointSolutio
     found += _neighbours(inputs, jm, solution.values, plan.headcount, options, deadline)
     best = max(range(len(found)), key=lambda k: _profit(inputs, jm, found[k][0]))
     if best > 0:
-        solution = replace(solution, values=found[best][0], model_profit=found[best][1],
+        solution = replace(solution, values=found[best][0], objective=-found[best][1],
                            source=f"{solution.source}, then {found[best][3]}")
     rows = []
     for k, (values, model_profit, upper, basis) in enumerate(found):

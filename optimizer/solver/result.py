@@ -3,7 +3,8 @@
 :class:`Solution` holds what the solve proved (status, objective, bound, gap) and how it went (seconds
 per phase, the stages it ran, what the bound covers, the solver log); each kind adds its plan as fields of
 a subclass (``AlignmentSolution``: shares per unit and territory; ``AccountSolution``: each account's rep
-and the objective's terms). Reports, sweeps and comparisons read this one shape. Nothing here imports the
+and the objective's terms; joint sizing's ``JointSolution``: every column's value, profit maximised as the
+minimum of its negative). Sizing alone solves a curve of headcounts, one ``CurvePoint`` each. Reports, sweeps and comparisons read this one shape. Nothing here imports the
 solver, so a report can read a result without loading pyomo or highspy.
 """
 
