@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.core.checks import CheckReport
-from optimizer.sizing.segments import SegmentData
+from optimizer.sizing.data import SegmentData
 from optimizer.sizing.recommendation import effort_column
 
 REL = 1e-6

@@ -23,7 +23,7 @@ from optimizer.sizing.candidates import candidate_bases
 from optimizer.sizing.joint_schema import JointScenario
 from optimizer.sizing.pipeline import linearise
 from optimizer.sizing.precheck import first_feasible_headcount, headcount_bounds
-from optimizer.sizing.segments import band_mask, base_curve, load_segment_units, unit_coverage_notes
+from optimizer.sizing.data import band_mask, base_curve, load_segment_units, unit_coverage_notes
 from optimizer.areas.units import PROJECTED_CRS, UnitTable
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from models.sizing import SizingData
 from optimizer.sizing.curve import CurvePoint, relative, true_profit
 from optimizer.sizing.recommendation import Recommendation, effort_column
-from optimizer.sizing.segments import SegmentTable
+from optimizer.sizing.data import SegmentTable
 
 
 def curve_table(points: list[CurvePoint], segments: SegmentTable, data: SizingData,
