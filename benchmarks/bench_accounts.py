@@ -52,7 +52,7 @@ def scenario(folder: Path, threads: int, time_limit: float) -> Path:
 
 def run_once(path: Path, out: Path) -> tuple[float, dict]:
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "optimizer.cli", "run", str(path), "--out", str(out)], check=True,
+    subprocess.run([sys.executable, "-m", "optimizer.cli.main", "run", str(path), "--out", str(out)], check=True,
                    capture_output=True, cwd=REPO)
     return time.perf_counter() - began, json.loads((out / "summary.json").read_text())
 

@@ -26,7 +26,7 @@ PHASES = ("load", "bases", "build", "solve", "check", "write", "total")
 
 def run_once(scenario: str, out: Path) -> tuple[float, dict]:
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "optimizer.cli", "run", str(REPO / "scenarios" / f"{scenario}.yaml"),
+    subprocess.run([sys.executable, "-m", "optimizer.cli.main", "run", str(REPO / "scenarios" / f"{scenario}.yaml"),
                     "--out", str(out)], check=True, capture_output=True, cwd=REPO)
     wall = time.perf_counter() - began
     return wall, json.loads((out / "summary.json").read_text())

@@ -5,7 +5,7 @@
 
 For each instance:
 
-a) **Pipeline**: a fresh ``territory run`` process (``python -m optimizer.cli run``, the same entry point)
+a) **Pipeline**: a fresh ``territory run`` process (``python -m optimizer.cli.main run``, the same entry point)
    per repetition, once with ``solver.target_gap`` 1 % and once with 0.2 % (a scenario file that
    ``extends`` the instance and overrides the key). Recorded: wall time of the process, exit code, status,
    certified gap, the phases of ``summary.json`` (``seconds``) and its ``stages``, and the child's peak
@@ -330,15 +330,15 @@ def solve_cold(highs, time_limit: float, stop_gap: float, extra_bound: float | N
 def cold_instance_from_run(scenario_path: Path, run_folder: Path | None) -> tuple[ColdInstance, str, object]:
     """The full model of ``scenario_path`` with the bases of ``run_folder/territories.csv``.
 
-    Units and the workload index are read by ``optimizer.units.load_units`` (the instance's definition);
-    bases come from the run folder (or, when the run wrote no plan, from ``optimizer.pipeline.prepare``, the
+    Units and the workload index are read by ``optimizer.areas.units.load_units`` (the instance's definition);
+    bases come from the run folder (or, when the run wrote no plan, from ``optimizer.alignment.pipeline.prepare``, the
     same deterministic choice); distances, band, shares and the model itself are computed here.
     """
     import pandas as pd
 
-    from optimizer.feasibility import shareable_units
-    from optimizer.scenario import load_scenario
-    from optimizer.units import load_units
+    from optimizer.alignment.feasibility import shareable_units
+    from optimizer.core.scenario import load_scenario
+    from optimizer.areas.units import load_units
 
     scenario = load_scenario(scenario_path)
     _refuse_side_rules(scenario)
@@ -348,14 +348,15 @@ def cold_instance_from_run(scenario_path: Path, run_folder: Path | None) -> tupl
                             keep_default_na=False)
         source = f"bases from {run_folder.name}/territories.csv"
     else:
-        from optimizer.pipeline import PhaseTimer, prepare
+        from optimizer.alignment.prepare import prepare
+        from optimizer.core.run import PhaseTimer
 
         frame = prepare(scenario, PhaseTimer(), lambda _: None).bases.frame
         bases = frame.rename(columns={}).astype({"base_unit_id": str})
-        source = "bases recomputed with optimizer.pipeline.prepare (the run wrote no plan)"
+        source = "bases recomputed with optimizer.alignment.pipeline.prepare (the run wrote no plan)"
     position = {uid: i for i, uid in enumerate(units.ids)}
     base_unit = np.array([position.get(u, -1) for u in bases["base_unit_id"]])
-    # a base at a unit sits at that unit's centroid exactly (as optimizer.bases places it)
+    # a base at a unit sits at that unit's centroid exactly (as optimizer.areas.bases places it)
     base_lat = np.where(base_unit >= 0, units.lat[np.maximum(base_unit, 0)], bases["base_lat"].to_numpy(float))
     base_lon = np.where(base_unit >= 0, units.lon[np.maximum(base_unit, 0)], bases["base_lon"].to_numpy(float))
     k = len(bases)
@@ -571,9 +572,9 @@ def variant(scenario: Path, gap: float, time_limit: float | None, work: Path) ->
 
 def identity(scenario: Path) -> dict:
     """What a cached result must match: the engine code, the scenario and its data."""
-    from optimizer.outputs import code_hash
-    from optimizer.pipeline import file_hash
-    from optimizer.scenario import load_scenario
+    from optimizer.outputs.folders import code_hash
+    from optimizer.outputs.folders import file_hash
+    from optimizer.core.scenario import load_scenario
 
     spec = load_scenario(scenario)
     return {"code_hash": code_hash(), "scenario_hash": spec.digest(), "data_hash": file_hash(spec.units.dataset),
@@ -593,7 +594,7 @@ def measure_pipeline(name: str, scenario: Path, gap: float, repeat: int, args, w
     path = variant(scenario, gap, args.time_limit, work)
     out = work / f"run-gap{gap:g}-r{repeat}"
     spec_limit = _time_limit(path)
-    cmd = [sys.executable, "-m", "optimizer.cli", "run", str(path), "--out", str(out)]
+    cmd = [sys.executable, "-m", "optimizer.cli.main", "run", str(path), "--out", str(out)]
     child = run_child(cmd, 2 * spec_limit + 180, args.memory_limit_gb, work / f"run-gap{gap:g}-r{repeat}.log")
     record = {"gap_target": gap, "repeat": repeat, "exit_code": child.returncode, "wall": child.wall,
               "maxrss_mb": child.maxrss_mb, "killed": child.killed, "lock_wait": child.lock_wait,
@@ -646,7 +647,7 @@ def measure_cold(name: str, scenario: Path, run_folder: Path | None, args, work:
 
 
 def _time_limit(scenario: Path) -> float:
-    from optimizer.scenario import load_scenario
+    from optimizer.core.scenario import load_scenario
 
     return float(load_scenario(scenario).solver.time_limit)
 
@@ -876,7 +877,7 @@ def cold_rows(states: list[dict]) -> list[str]:
 
 
 def header(states: list[dict], args, loads: tuple[tuple[float, ...], tuple[float, ...]]) -> list[str]:
-    from optimizer.solver import highs_version
+    from optimizer.solver.highs import highs_version
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())

@@ -33,8 +33,8 @@ PHASES = ("load", "linearise", "build", "solve", "check", "write", "total")
 def run_in_this_process(scenario: str, out: str, time_limit: float | None) -> None:
     """What the child process does: load, resolve the kind's runner, run."""
     sys.path.insert(0, str(REPO))
-    from optimizer.kinds import kind_of, resolve
-    from optimizer.scenario import load_scenario
+    from optimizer.core.kinds import kind_of, resolve
+    from optimizer.core.scenario import load_scenario
 
     spec = load_scenario(REPO / "scenarios" / f"{scenario}.yaml",
                          {"solver.time_limit": time_limit} if time_limit else None)

@@ -96,7 +96,7 @@ def sweep_once(sweep: Path, out: Path, flags: list[str]) -> tuple[float, pd.Data
     """One fresh ``territory sweep`` process: (wall seconds, its sweep.csv)."""
     machine_before, own_before = busy_seconds(), own_seconds()
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "optimizer.cli", "sweep", str(sweep), "--out", str(out), *flags],
+    done = subprocess.run([sys.executable, "-m", "optimizer.cli.main", "sweep", str(sweep), "--out", str(out), *flags],
                           check=False, capture_output=True, text=True, cwd=REPO)
     wall = time.perf_counter() - began
     OTHERS.append(((busy_seconds() - machine_before) - (own_seconds() - own_before)) / wall)
@@ -193,7 +193,7 @@ def trivial_sweep(folder: Path, count: int) -> Path:
 
 def overhead(repeats: int, tmp: Path) -> dict[str, float]:
     """Per scenario on 1 worker: time between two consecutive results minus the time inside the task."""
-    from optimizer.sweep import SweepOptions, run_sweep
+    from optimizer.sweep.run import SweepOptions, run_sweep
 
     sweep = trivial_sweep(tmp, 24)
     gaps, inside = [], []
@@ -215,7 +215,7 @@ def overhead(repeats: int, tmp: Path) -> dict[str, float]:
 def cluster_start_stop(repeats: int) -> tuple[float, float]:
     """Median seconds to start the sweep's 2-worker cluster (until the client is ready, the engine imported
     in both workers) and to close it: fixed costs of every sweep."""
-    from optimizer.sweep import BackgroundCluster, SweepOptions
+    from optimizer.sweep.run import BackgroundCluster, SweepOptions
 
     starts, closes = [], []
     for _ in range(repeats):

@@ -6,7 +6,7 @@ workload-weighted distance from units to their territory's base is minimised.
 
 The model is built over a list of eligible (unit, territory) *pairs*, never a dense unit x territory
 grid: the caller decides which pairs to include and is responsible for saying what a restriction means
-for the bound (see ``optimizer.align``).
+for the bound (see ``optimizer.alignment.solve.align``).
 
 Sets
     ============  =====================================================================

@@ -3,7 +3,7 @@ r"""Territories grouped into regions: a balanced p-median on the territory graph
 Every territory joins exactly one region; each region is named by its *centre* territory; exactly
 ``R`` centres open; each region's workload stays in a band around the mean region; the workload-weighted
 distance from each territory's base to its centre's base is minimised. Contiguity on the territory
-adjacency graph is added lazily by cuts (``optimizer.regions``), the same way as for units in
+adjacency graph is added lazily by cuts (``optimizer.alignment.regions``), the same way as for units in
 ``models.alignment_rules``.
 
 Sets

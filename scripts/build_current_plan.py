@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from optimizer.pipeline import run_scenario
-from optimizer.scenario import load_scenario
+from optimizer.alignment.pipeline import run_scenario
+from optimizer.core.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "data" / "texas_current_plan.csv"

@@ -19,8 +19,8 @@ COUNTIES = REPO / "data" / "us_counties.gpkg"
 @pytest.fixture(scope="session")
 def texas_run(tmp_path_factory):
     """The shipped Texas scenario solved once per test session: (run folder, summary)."""
-    from optimizer.pipeline import run_scenario
-    from optimizer.scenario import load_scenario
+    from optimizer.alignment.pipeline import run_scenario
+    from optimizer.core.scenario import load_scenario
 
     out = tmp_path_factory.mktemp("runs") / "texas"
     outcome = run_scenario(load_scenario(SCENARIOS / "texas_counties.yaml"), out)
@@ -33,8 +33,8 @@ TEXAS_WHAT_IFS = ("texas_counties_18.yaml", "texas_counties_22.yaml")
 @pytest.fixture(scope="session")
 def texas_comparison(texas_run, tmp_path_factory):
     """The Texas baseline (``texas_run``'s folder, reused) compared with the shipped 18- and 22-territory
-    what-ifs: a :class:`optimizer.compare.Comparison` whose run folders are in ``<folder>/../runs``."""
-    from optimizer.compare import compare_entries, parse_entry
+    what-ifs: a :class:`optimizer.compare.run.Comparison` whose run folders are in ``<folder>/../runs``."""
+    from optimizer.compare.run import compare_entries, parse_entry
 
     root = tmp_path_factory.mktemp("compare")
     shutil.copytree(texas_run[0], root / "runs" / "texas-counties")

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from optimizer.accounts.pipeline import prepare
-from optimizer.errors import ExitCode, InfeasibleError, InputError
-from optimizer.pipeline import PhaseTimer
-from optimizer.scenario import load_scenario
+from optimizer.core.errors import ExitCode, InfeasibleError, InputError
+from optimizer.core.run import PhaseTimer
+from optimizer.core.scenario import load_scenario
 from tests.conftest import REPO
 
 DALLAS = ["R06", "R07", "R08", "R10", "R18"]
@@ -221,7 +221,7 @@ def test_crs_mismatch_is_an_error(case):
 def test_cli_prints_one_line_and_writes_nothing(case):
     case.accounts.loc[3, "current_rep"] = "R99"
     out = case.folder / "out"
-    result = subprocess.run([sys.executable, "-m", "optimizer.cli", "run", str(case.write()), "--out", str(out)],
+    result = subprocess.run([sys.executable, "-m", "optimizer.cli.main", "run", str(case.write()), "--out", str(out)],
                             capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
     assert result.returncode == ExitCode.BAD_INPUT
     lines = [line for line in result.stderr.splitlines() if line.strip()]

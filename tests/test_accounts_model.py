@@ -11,8 +11,8 @@ from optimizer.accounts.pricing import nearest, price_full_lp
 from optimizer.accounts.problem import AccountProblem
 from optimizer.accounts.solve import solve_accounts
 from optimizer.accounts.workspace import Clock, Workspace, family_closed
-from optimizer.errors import InfeasibleError
-from optimizer.solver import SolverOptions, SolveStatus
+from optimizer.core.errors import InfeasibleError
+from optimizer.solver.highs import SolverOptions, SolveStatus
 
 EXACT = SolverOptions(time_limit=30, target_gap=0.0)
 

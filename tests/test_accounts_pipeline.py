@@ -12,7 +12,7 @@ import pytest
 
 from optimizer.accounts.checks import check_plan
 from optimizer.accounts.data import load_inputs
-from optimizer.scenario import load_scenario
+from optimizer.core.scenario import load_scenario
 from tests.conftest import SCENARIOS
 
 TIME_LIMIT = 40.0

@@ -9,9 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimizer.errors import InputError
-from optimizer.pipeline import PhaseTimer, _problem, prepare, run_scenario
-from optimizer.scenario import load_scenario
+from optimizer.core.errors import InputError
+from optimizer.alignment.prepare import prepare
+from optimizer.alignment.pipeline import run_scenario
+from optimizer.alignment.problem import alignment_problem
+from optimizer.core.run import PhaseTimer
+from optimizer.core.scenario import load_scenario
 from tests.conftest import grid_units, write_scenario
 
 # A 3 x 3 grid whose best balanced plan (bases in opposite corners, +-10 %) is cut in two.
@@ -35,7 +38,7 @@ def rook_graph() -> nx.Graph:
 
 def brute_force(scenario, contiguous: bool) -> tuple[float, np.ndarray]:
     ready = prepare(scenario, PhaseTimer(), lambda _: None)
-    problem, _ = _problem(scenario, ready)
+    problem, _ = alignment_problem(scenario, ready)
     graph, best = rook_graph(), (np.inf, None)
     for owners in itertools.product(range(2), repeat=9):
         owners = np.asarray(owners)
@@ -162,7 +165,7 @@ def test_current_plan_with_unknown_units_is_refused(tmp_path, grid_dataset):
 
 
 def test_rules_over_priced_pairs_keep_a_valid_bound(tmp_path, grid_dataset, monkeypatch):
-    import optimizer.align_rules as align_rules
+    import optimizer.alignment.solve.rules as align_rules
 
     sections = {"contiguity": {"required": True}, "solver": {"time_limit": 60, "target_gap": 0.0}}
     exact = run_scenario(load_scenario(write_scenario(tmp_path, grid_dataset, **sections)), tmp_path / "all")
@@ -175,7 +178,7 @@ def test_rules_over_priced_pairs_keep_a_valid_bound(tmp_path, grid_dataset, monk
 
 
 def test_an_infeasible_request_names_the_limits_that_conflict(tmp_path, grid_dataset):
-    from optimizer.errors import InfeasibleError
+    from optimizer.core.errors import InfeasibleError
 
     rules = {"locks": [{"unit": f"U{i:03d}", "territory": "T01"} for i in range(14)]}  # over half the workload
     scenario = load_scenario(write_scenario(tmp_path, grid_dataset, rules=rules, balance={"tolerance": 0.05}))

@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from optimizer.align import AlignmentProblem, solve_alignment
-from optimizer.errors import InfeasibleError
-from optimizer.solver import SolverOptions, SolveStatus
+from optimizer.alignment.solve.align import AlignmentProblem, solve_alignment
+from optimizer.core.errors import InfeasibleError
+from optimizer.solver.highs import SolverOptions, SolveStatus
 
 EXACT = SolverOptions(time_limit=30, target_gap=0.0)
 
@@ -88,7 +88,7 @@ def test_shared_unit_is_split_with_shares_adding_up_to_one():
 
 
 def test_local_search_never_worsens_a_plan_nor_breaks_its_band():
-    from optimizer.local_search import improve_plan
+    from optimizer.alignment.solve.local_search import improve_plan
 
     problem = random_problem(5, units=40, territories=4, tolerance=0.15)
     solution = solve_alignment(problem, SolverOptions(time_limit=30, target_gap=0.5))

@@ -8,9 +8,9 @@ import subprocess
 import pandas as pd
 import pytest
 
-from optimizer.errors import InfeasibleError
-from optimizer.pipeline import run_scenario
-from optimizer.scenario import load_scenario
+from optimizer.core.errors import InfeasibleError
+from optimizer.alignment.pipeline import run_scenario
+from optimizer.core.scenario import load_scenario
 from tests.conftest import grid_units, write_scenario
 
 

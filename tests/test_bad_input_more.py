@@ -10,7 +10,7 @@ import pytest
 import yaml
 from shapely.geometry import Polygon, box
 
-from optimizer.errors import ExitCode
+from optimizer.core.errors import ExitCode
 from tests.conftest import REPO, grid_units, write_scenario
 from tests.test_cli_bad_input import assert_refused, run_refused, territory
 

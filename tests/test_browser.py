@@ -121,7 +121,7 @@ def test_report_draws_table_charts_and_every_map(browser, texas_comparison):
 @pytest.fixture(scope="module")
 def evil_comparison(texas_comparison, tmp_path_factory):
     """Texas with four given bases whose ids and names are HTML and JS, compared with the baseline."""
-    from optimizer.compare import compare_entries, parse_entry
+    from optimizer.compare.run import compare_entries, parse_entry
 
     folder = tmp_path_factory.mktemp("evil")
     (folder / "evil.yaml").write_text(f"""extends: {SCENARIOS / 'texas_counties.yaml'}

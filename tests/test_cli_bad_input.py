@@ -8,12 +8,12 @@ import sys
 import pytest
 import yaml
 
-from optimizer.errors import ExitCode
+from optimizer.core.errors import ExitCode
 from tests.conftest import REPO, grid_units, write_scenario
 
 
 def territory(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "optimizer.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "optimizer.cli.main", *args], capture_output=True, text=True,
                           cwd=cwd or REPO, timeout=300)
 
 
@@ -138,7 +138,7 @@ def test_validate_reports_ok_and_refuses_the_same_problems(tmp_path, grid_datase
 
 
 def test_schema_is_json_and_piping_into_head_exits_cleanly():
-    result = subprocess.run(f"{sys.executable} -m optimizer.cli schema | head -1", shell=True, capture_output=True,
+    result = subprocess.run(f"{sys.executable} -m optimizer.cli.main schema | head -1", shell=True, capture_output=True,
                             text=True, cwd=REPO, timeout=60)
     assert result.stdout.strip() == "{"
     assert "Traceback" not in result.stderr

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from optimizer.cli import app
-from optimizer.compare import COLUMNS, _not_reusable, compare_entries, parse_entry
-from optimizer.compare_metrics import best_cells, change_from_base
-from optimizer.errors import ExitCode, InputError
-from optimizer.pipeline import PhaseTimer, prepare
-from optimizer.scenario import load_scenario
+from optimizer.cli.main import app
+from optimizer.compare.run import COLUMNS, _not_reusable, compare_entries, parse_entry
+from optimizer.compare.metrics import best_cells, change_from_base
+from optimizer.core.errors import ExitCode, InputError
+from optimizer.alignment.prepare import prepare
+from optimizer.core.run import PhaseTimer
+from optimizer.core.scenario import load_scenario
 from tests.conftest import SCENARIOS, TEXAS_WHAT_IFS
 
 EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", re.I)
@@ -185,7 +186,7 @@ def test_report_words_both_gaps(texas_comparison):
 
 
 def test_travel_rising_with_headcount_is_flagged_with_its_likely_cause():
-    from optimizer.compare_metrics import headcount_warnings
+    from optimizer.compare.metrics import headcount_warnings
 
     rows = pd.DataFrame({"scenario": ["base", "more", "ok"], "territories": [20, 22, 24],
                          "weighted_travel_km": [47.6, 64.9, 40.0], "gap": [0.007, 0.009, 0.008],

@@ -10,10 +10,13 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from optimizer.contiguity_repair import connected_plan, rules_objective
-from optimizer.pipeline import PhaseTimer, _problem, prepare, run_scenario
-from optimizer.rule_set import build_rule_set
-from optimizer.scenario import load_scenario
+from optimizer.alignment.contiguity.repair import connected_plan, rules_objective
+from optimizer.alignment.prepare import prepare
+from optimizer.alignment.pipeline import run_scenario
+from optimizer.alignment.problem import alignment_problem
+from optimizer.core.run import PhaseTimer
+from optimizer.alignment.rule_set import build_rule_set
+from optimizer.core.scenario import load_scenario
 from tests.conftest import SCENARIOS, grid_units, write_scenario
 
 ROOT_SHARE = 0.01
@@ -21,12 +24,12 @@ ROOT_SHARE = 0.01
 
 def setup(scenario):
     ready = prepare(scenario, PhaseTimer(), lambda _: None)
-    problem, _ = _problem(scenario, ready)
+    problem, _ = alignment_problem(scenario, ready)
     return ready, problem, build_rule_set(scenario, ready, problem)
 
 
 def polygon_graph(frame: gpd.GeoDataFrame) -> nx.Graph:
-    """Queen adjacency by a spatial join: independent of optimizer.adjacency."""
+    """Queen adjacency by a spatial join: independent of optimizer.areas.adjacency."""
     cells = frame[["geometry"]].reset_index(drop=True)
     pairs = gpd.sjoin(cells, cells, predicate="intersects")
     graph = nx.Graph()
@@ -69,10 +72,10 @@ def test_a_checkerboard_plan_becomes_connected_and_balanced(tmp_path, grid10):
 
 
 def test_the_rounded_texas_lp_becomes_a_connected_plan_in_the_band(tmp_path):
-    from optimizer.align import price_full_lp
-    from optimizer.repair import round_lp
-    from optimizer.restricted import Clock
-    from optimizer.solver import SolverOptions
+    from optimizer.alignment.solve.align import price_full_lp
+    from optimizer.alignment.solve.repair import round_lp
+    from optimizer.alignment.solve.restricted import Clock
+    from optimizer.solver.highs import SolverOptions
 
     scenario = load_scenario(SCENARIOS / "texas_counties_contiguous.yaml")
     ready, problem, rules = setup(scenario)
@@ -105,7 +108,7 @@ def brute_force_contiguous(problem, graph, roots) -> float:
 
 @pytest.mark.parametrize("priced", [False, True])
 def test_the_reported_bound_never_exceeds_the_exact_contiguous_optimum(tmp_path, monkeypatch, priced):
-    import optimizer.align_rules as align_rules
+    import optimizer.alignment.solve.rules as align_rules
 
     frame = grid_units(3, 4, seed=7)
     path = tmp_path / "g.gpkg"
@@ -130,7 +133,7 @@ def test_the_reported_bound_never_exceeds_the_exact_contiguous_optimum(tmp_path,
 def test_a_short_time_limit_gives_a_connected_plan_with_its_gap(tmp_path, monkeypatch):
     """Texas contiguous with 1 s and no gap to reach: the cut rounds cannot finish (the old loop ended with
     exit code 4); the repaired plan is returned as feasible with its certified gap."""
-    import optimizer.align_rules as align_rules
+    import optimizer.alignment.solve.rules as align_rules
 
     monkeypatch.setattr(align_rules, "ALL_PAIRS_LIMIT", 0)  # the national path: LP-priced pairs
     scenario = load_scenario(SCENARIOS / "texas_counties_contiguous.yaml",
@@ -146,7 +149,7 @@ def test_a_short_time_limit_gives_a_connected_plan_with_its_gap(tmp_path, monkey
 
 
 def line_rules(roots):
-    from optimizer.rule_set import RuleSet
+    from optimizer.alignment.rule_set import RuleSet
 
     n = 5
     neighbours = [np.array([j for j in (i - 1, i + 1) if 0 <= j < n]) for i in range(n)]
@@ -158,7 +161,7 @@ def line_rules(roots):
 def test_cuts_never_stand_on_a_shared_unit():
     """A shared unit may hold a tiny share, so ``x[i,t] <= x[shared,t]`` would cut off connected plans: the
     piece is grown over shared border units first, and no cut is made when that swallows the base."""
-    from optimizer.align_rules import _contiguity_cuts
+    from optimizer.alignment.solve.rules import _contiguity_cuts
 
     def cuts_of(grid, roots, shared):
         found = _contiguity_cuts(grid, line_rules(roots), np.array(shared))
@@ -178,7 +181,7 @@ def test_cuts_never_stand_on_a_shared_unit():
 def test_the_large_instance_road_repairs_the_plain_plan_and_keeps_a_valid_bound(tmp_path, monkeypatch):
     """Above LARGE_PAIRS (ZIP level) rules are met by repairing the plain model's plan; its bound must still be
     at most the exact contiguous optimum (checked here on a grid small enough to enumerate)."""
-    import optimizer.align_rules as align_rules
+    import optimizer.alignment.solve.rules as align_rules
 
     frame = grid_units(3, 4, seed=7)
     path = tmp_path / "g.gpkg"

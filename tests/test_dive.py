@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.align import first_pairs, price_full_lp, solve_alignment
-from optimizer.dive import dive, heavy_units, split_heavy
-from optimizer.errors import InfeasibleError
-from optimizer.pair_model import PairModel
-from optimizer.restricted import ELASTIC_PRICE, AlignmentProblem, Clock
-from optimizer.solver import SolverOptions, SolveStatus
+from optimizer.alignment.solve.align import first_pairs, price_full_lp, solve_alignment
+from optimizer.alignment.solve.dive import dive, heavy_units, split_heavy
+from optimizer.core.errors import InfeasibleError
+from optimizer.alignment.solve.pair_model import PairModel
+from optimizer.alignment.solve.restricted import ELASTIC_PRICE, AlignmentProblem, Clock
+from optimizer.solver.highs import SolverOptions, SolveStatus
 from tests.test_alignment_model import brute_force, random_problem
 
 EXACT = SolverOptions(time_limit=30, target_gap=0.0)

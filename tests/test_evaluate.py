@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from optimizer.cli import app
-from optimizer.errors import ExitCode, InputError
-from optimizer.evaluate import evaluate_plan
-from optimizer.plan_file import read_plan
-from optimizer.scenario import load_scenario
+from optimizer.cli.main import app
+from optimizer.core.errors import ExitCode, InputError
+from optimizer.alignment.evaluate import evaluate_plan
+from optimizer.alignment.plan_file import read_plan
+from optimizer.core.scenario import load_scenario
 from tests.conftest import SCENARIOS
 
 TEXAS = SCENARIOS / "texas_counties.yaml"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.bases import balanced_bisection
-from optimizer.band_repair import repair_band
-from optimizer.pair_model import PairModel
-from optimizer.repair import out_of_band
-from optimizer.restricted import AlignmentProblem, Clock
-from optimizer.solver import SolverOptions, solve
-from optimizer.window_search import improve_by_windows
+from optimizer.areas.bases import balanced_bisection
+from optimizer.alignment.solve.band_repair import repair_band
+from optimizer.alignment.solve.pair_model import PairModel
+from optimizer.alignment.solve.repair import out_of_band
+from optimizer.alignment.solve.restricted import AlignmentProblem, Clock
+from optimizer.solver.highs import SolverOptions, solve
+from optimizer.alignment.solve.window_search import improve_by_windows
 
 
 def _problem(n: int, k: int, seed: int, tolerance: float = 0.1) -> AlignmentProblem:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from optimizer.limits import loosened_scenarios
-from optimizer.pipeline import run_scenario
-from optimizer.scenario import load_scenario
+from optimizer.alignment.limits import loosened_scenarios
+from optimizer.alignment.pipeline import run_scenario
+from optimizer.core.scenario import load_scenario
 from tests.conftest import write_scenario
 
 RULES = {"locks": [{"unit": "U012", "territory": "T03"}, {"unit": "U004", "territory": "T01"}],

@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from optimizer.align import AlignmentProblem, solve_alignment
-from optimizer.location_bound import LocationInstance, location_bound
-from optimizer.solver import SolverOptions
+from optimizer.alignment.solve.align import AlignmentProblem, solve_alignment
+from optimizer.alignment.location_bound import LocationInstance, location_bound
+from optimizer.solver.highs import SolverOptions
 
 
 def _instance(n: int, seed: int, k: int, tol: float, heavy: bool = False, penalty: float | None = None):
@@ -27,7 +27,7 @@ def _instance(n: int, seed: int, k: int, tol: float, heavy: bool = False, penalt
 
 def _best_over_base_sets(inst: LocationInstance, shared: np.ndarray) -> float:
     """The optimum over every multiset of k bases among the units, by the certified pipeline at 0 % gap."""
-    from optimizer.distance import great_circle_km
+    from optimizer.areas.distance import great_circle_km
 
     best = np.inf
     n, k = len(inst.load), inst.territories
@@ -64,7 +64,7 @@ def test_bound_is_below_every_base_choice(n, seed, k, tol, heavy, penalty):
 def test_sparse_pairs_keep_the_bound_valid(monkeypatch):
     """With pairs cut by radius (an unlimited item at the least ratio left out stands in for them) the bound
     still holds against the brute-force optimum, and some pairs really were left out."""
-    import optimizer.location_bound as lb
+    import optimizer.alignment.location_bound as lb
 
     monkeypatch.setattr(lb, "DENSE_PAIRS", 10)
     monkeypatch.setattr(lb, "MIN_NEIGHBOURS", 2)
@@ -84,13 +84,15 @@ def _pipeline_optimum(scenario) -> float:
     """Brute force through the pipeline's own data: the best plan over every multiset of bases."""
     from dataclasses import replace
 
-    from optimizer import pipeline
-    from optimizer.bases import table_for_units
+    from optimizer.alignment.prepare import prepare
+    from optimizer.alignment.problem import alignment_problem
+    from optimizer.areas.bases import table_for_units
+    from optimizer.core.run import PhaseTimer
 
-    ready = pipeline.prepare(scenario, pipeline.PhaseTimer(), lambda _: None)
+    ready = prepare(scenario, PhaseTimer(), lambda _: None)
     best = np.inf
     for bases in itertools.combinations_with_replacement(range(len(ready.units)), scenario.territories.size):
-        problem, _ = pipeline._problem(scenario, replace(ready, bases=table_for_units(ready.units, np.array(bases), "")))
+        problem, _ = alignment_problem(scenario, replace(ready, bases=table_for_units(ready.units, np.array(bases), "")))
         try:
             best = min(best, solve_alignment(problem, SolverOptions(20, 1e-9)).bound)
         except Exception:  # these bases cannot reach the band
@@ -103,10 +105,10 @@ def test_reported_location_bound_holds_through_the_pipeline(tmp_path, monkeypatc
     """The run's location bound is below the best plan over every choice of bases, also when the location MIP
     keeps only each unit's nearest candidate (its bound then covers those pairs only and must not be used:
     an outside check found such a bound 0.57 % above the true optimum)."""
-    import optimizer.location as location
+    import optimizer.alignment.location as location
     from conftest import grid_units, write_scenario
-    from optimizer.pipeline import run_scenario
-    from optimizer.scenario import load_scenario
+    from optimizer.alignment.pipeline import run_scenario
+    from optimizer.core.scenario import load_scenario
 
     monkeypatch.setattr(location, "ALL_PAIRS_LIMIT", 4)
     monkeypatch.setattr(location, "NEAREST_CANDIDATES", 1)
@@ -125,7 +127,7 @@ def test_reported_location_bound_holds_through_the_pipeline(tmp_path, monkeypatc
 def test_run_summary_words_both_bounds():
     from pathlib import Path
 
-    from optimizer.report import summary_lines
+    from optimizer.outputs.report import summary_lines
 
     summary = {"scenario": "s", "status": "optimal", "units": 3, "territories": 2, "objective": 10.0,
                "objective_unit": "km", "bound": 9.9, "gap": 0.01, "target_gap": 0.01, "location_bound": 9.0,

@@ -11,7 +11,8 @@ import pytest
 from shapely.affinity import translate
 from shapely.geometry import box
 
-from optimizer import maps
+from optimizer.maps import page as offline_page
+from optimizer.maps import territories as territory_maps
 
 EVIL_NAME = "<script>alert(1)</script>"
 EVIL_TITLE = "Plan `A` ${alert(1)} {{ 7*7 }} <b>bold</b>"
@@ -61,7 +62,7 @@ def _territories() -> pd.DataFrame:
 
 def _write(path: Path, units: gpd.GeoDataFrame | None = None, title: str = EVIL_TITLE) -> str:
     units = _grid_units() if units is None else units
-    maps.write_territory_map(path, units, _assignments(), _territories(), title)
+    territory_maps.write_territory_map(path, units, _assignments(), _territories(), title)
     return path.read_text(encoding="utf-8")
 
 
@@ -83,21 +84,21 @@ def _legend(page: str) -> str:
 def test_page_is_offline_and_inlines_leaflet(page: str) -> None:
     assert not EXTERNAL.search(page), "a <script src> or <link href> still points to the network"
     assert "<script src" not in page and "<link" not in page
-    assert f"Leaflet {maps.LEAFLET_VERSION}" in page and "L.map(" in page
+    assert f"Leaflet {offline_page.LEAFLET_VERSION}" in page and "L.map(" in page
     assert "L.tileLayer(" not in page, "tiles need the internet"
 
 
 def test_vendored_leaflet_is_the_version_folium_targets() -> None:
     from folium.folium import _default_js
 
-    assert f"leaflet@{maps.LEAFLET_VERSION}/" in dict(_default_js)["leaflet"], "re-vendor Leaflet"
-    head = (maps.ASSETS_DIR / "leaflet.js").read_text(encoding="utf-8")[:200]
-    assert f"Leaflet {maps.LEAFLET_VERSION}," in head
-    assert "BSD 2-Clause" in (maps.ASSETS_DIR / "LICENSE-leaflet.txt").read_text(encoding="utf-8")
+    assert f"leaflet@{offline_page.LEAFLET_VERSION}/" in dict(_default_js)["leaflet"], "re-vendor Leaflet"
+    head = (offline_page.ASSETS_DIR / "leaflet.js").read_text(encoding="utf-8")[:200]
+    assert f"Leaflet {offline_page.LEAFLET_VERSION}," in head
+    assert "BSD 2-Clause" in (offline_page.ASSETS_DIR / "LICENSE-leaflet.txt").read_text(encoding="utf-8")
 
 
 def test_escape_text_neutralises_html_js_and_jinja() -> None:
-    escaped = maps.escape_text("<i>`${x}`\\{{y}}&'\"")
+    escaped = offline_page.escape_text("<i>`${x}`\\{{y}}&'\"")
     assert escaped == "&lt;i&gt;&#96;&#36;&#123;x&#125;&#96;&#92;&#123;&#123;y&#125;&#125;&amp;&#x27;&quot;"
 
 
@@ -134,9 +135,9 @@ def test_output_is_byte_identical_across_calls(tmp_path: Path, page: str) -> Non
 def test_touching_territories_get_different_colours(page: str) -> None:
     primary = _assignments().sort_values("share").drop_duplicates("unit_id", keep="last")
     units = _grid_units().merge(primary.rename(columns={"territory_id": "territory"}), on="unit_id")
-    adjacency = maps.territory_adjacency(units)
+    adjacency = offline_page.territory_adjacency(units)
     assert adjacency == [("T01", "T02"), ("T01", "T03"), ("T02", "T03")]
-    colours = maps.assign_territory_colours(["T03", "T01", "T02"], adjacency)
+    colours = offline_page.assign_territory_colours(["T03", "T01", "T02"], adjacency)
     assert len(set(colours.values())) == 3
     legend = _legend(page)
     assert all(f"background:{colours[t]}" in legend for t in colours)
@@ -145,12 +146,12 @@ def test_touching_territories_get_different_colours(page: str) -> None:
 def test_assign_territory_colours_is_deterministic_and_proper() -> None:
     ids = [f"T{i:02d}" for i in range(60)]
     ring = [(ids[i], ids[(i + k) % 60]) for i in range(60) for k in (1, 2, 3, 24)]
-    first = maps.assign_territory_colours(ids, ring)
-    again = maps.assign_territory_colours(list(reversed(ids)), [(b, a) for a, b in reversed(ring)])
+    first = offline_page.assign_territory_colours(ids, ring)
+    again = offline_page.assign_territory_colours(list(reversed(ids)), [(b, a) for a, b in reversed(ring)])
     assert first == again
-    assert set(first.values()) <= set(maps.PALETTE)
+    assert set(first.values()) <= set(offline_page.PALETTE)
     assert all(first[a] != first[b] for a, b in ring)
-    assert maps.assign_territory_colours(ids, [])["T01"] == maps.PALETTE[1], "no neighbours: palette order"
+    assert offline_page.assign_territory_colours(ids, [])["T01"] == offline_page.PALETTE[1], "no neighbours: palette order"
 
 
 def test_units_are_reprojected_to_degrees(tmp_path: Path) -> None:
@@ -180,12 +181,12 @@ def test_data_across_the_antimeridian_stays_contiguous(tmp_path: Path) -> None:
 def test_bad_tables_raise_and_write_nothing(tmp_path: Path, change, message: str) -> None:
     units, assignments, territories = change(_grid_units(), _assignments(), _territories())
     with pytest.raises(ValueError, match=message):
-        maps.write_territory_map(tmp_path / "m.html", units, assignments, territories, "t")
+        territory_maps.write_territory_map(tmp_path / "m.html", units, assignments, territories, "t")
     assert not (tmp_path / "m.html").exists()
 
 
 def test_large_plans_draw_each_territory_once_dissolved_from_its_units() -> None:
-    page = maps.render_territory_map(_grid_units(), _assignments(), _territories(), EVIL_TITLE, dissolve_above=10)
+    page = territory_maps.render_territory_map(_grid_units(), _assignments(), _territories(), EVIL_TITLE, dissolve_above=10)
     assert "Territories" in page and "Territory borders" not in page
     assert len(re.findall(r'"type":"Polygon"', page)) == 3  # T01, T02, T03 dissolved from 16 cells
     features = re.findall(r'"t":"(T0\d)"', page)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from models.alignment import AlignmentData, build
-from optimizer.pair_model import PairModel
-from optimizer.repair import nearest
-from optimizer.restricted import AlignmentProblem, Clock
-from optimizer.solver import SolverOptions, compile_model
+from optimizer.alignment.solve.pair_model import PairModel
+from optimizer.alignment.solve.repair import nearest
+from optimizer.alignment.solve.restricted import AlignmentProblem, Clock
+from optimizer.solver.highs import SolverOptions, compile_model
 
 
 def _problem(n: int = 40, k: int = 5, seed: int = 3, penalty: float | None = None) -> AlignmentProblem:
@@ -48,8 +48,8 @@ def test_grown_model_equals_pyomo_model_over_the_same_pairs(penalty):
 
 
 def test_lp_priced_in_one_session_equals_lp_over_all_pairs():
-    from optimizer.align import price_full_lp
-    from optimizer.solver import solve
+    from optimizer.alignment.solve.align import price_full_lp
+    from optimizer.solver.highs import solve
 
     problem = _problem(n=300, k=25, seed=5)
     lp, stages = price_full_lp(problem, SolverOptions(60, 0.0), Clock(60))

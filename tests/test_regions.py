@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimizer.checks import CheckReport
-from optimizer.checks_regions import RegionRules, check_regions
-from optimizer.errors import InfeasibleError, InputError
-from optimizer.pipeline import run_scenario
-from optimizer.regions import solve_regions
-from optimizer.scenario import load_scenario
-from optimizer.solver import SolverOptions
+from optimizer.core.checks import CheckReport
+from optimizer.alignment.checks.regions import RegionRules, check_regions
+from optimizer.core.errors import InfeasibleError, InputError
+from optimizer.alignment.pipeline import run_scenario
+from optimizer.alignment.regions import solve_regions
+from optimizer.core.scenario import load_scenario
+from optimizer.solver.highs import SolverOptions
 from tests.conftest import grid_units, write_scenario
 
 OPTIONS = SolverOptions(time_limit=20, target_gap=0.0)

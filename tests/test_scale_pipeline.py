@@ -32,8 +32,8 @@ TOLERANCE = 1e-6  # relative, for comparing objective values computed in two pla
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory):
     """The generated instance solved as ``territory run`` does: (points, summary, assignments, territories)."""
-    from optimizer.kinds import kind_of, resolve
-    from optimizer.scenario import load_scenario
+    from optimizer.core.kinds import kind_of, resolve
+    from optimizer.core.scenario import load_scenario
 
     root = tmp_path_factory.mktemp("scale")
     scenario = load_scenario(write_instance(SPEC, root / "instance"))

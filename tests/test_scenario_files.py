@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from optimizer.errors import InputError
-from optimizer.scenario import load_scenario
+from optimizer.core.errors import InputError
+from optimizer.core.scenario import load_scenario
 from tests.conftest import SCENARIOS
 
 
@@ -83,7 +83,7 @@ def test_scenario_hash_changes_with_the_request():
 
 
 def test_override_can_reach_a_list_item(tmp_path):
-    from optimizer.scenario import _set_dotted
+    from optimizer.core.scenario import _set_dotted
 
     raw = {"segments": [{"curve": {"shape": 1.0}}, {"curve": {"shape": 2.0}}]}
     _set_dotted(raw, "segments.1.curve.shape", 3.5, "test")

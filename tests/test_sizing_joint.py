@@ -13,7 +13,7 @@ import pytest
 import yaml
 from scipy.optimize import minimize
 
-from optimizer.scenario import load_scenario
+from optimizer.core.scenario import load_scenario
 from optimizer.sizing.joint_checks import JointRules, check_joint
 from optimizer.sizing.joint_data import prepare_joint
 from optimizer.sizing.joint_pipeline import run_joint

@@ -12,7 +12,7 @@ from models.response import Adbudg, PowerLaw
 from models.sizing import SizingData
 from models.sizing_envelope import envelope
 from optimizer.sizing.curve import compile_sizing, solve_at, solve_curve, true_profit
-from optimizer.solver import SolverOptions
+from optimizer.solver.highs import SolverOptions
 
 OPTIONS = SolverOptions(time_limit=30, target_gap=1e-7)
 REP_HOURS, REP_COST = 1600.0, 150_000.0

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from optimizer.errors import InfeasibleError, InputError
-from optimizer.pipeline import PhaseTimer
-from optimizer.scenario import load_scenario
+from optimizer.core.errors import InfeasibleError, InputError
+from optimizer.core.run import PhaseTimer
+from optimizer.core.scenario import load_scenario
 from optimizer.sizing.checks import SizingRules, check_sizing
 from optimizer.sizing.pipeline import prepare_sizing, run_sizing
 from optimizer.sizing.report import summary_lines

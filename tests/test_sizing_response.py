@@ -8,7 +8,7 @@ import pytest
 
 from models.response import Adbudg, CurveError, Piecewise, PowerLaw, is_concave
 from models.sizing_envelope import envelope, scaled
-from optimizer.errors import InputError
+from optimizer.core.errors import InputError
 from optimizer.sizing.fit import fit_curve
 
 CURVES = [

@@ -21,13 +21,13 @@ import pytest
 import yaml
 from conftest import grid_units, write_scenario
 
-from optimizer.cli_sweep import PARTIAL_FAILURE, exit_code
-from optimizer.errors import ExitCode, InputError
-from optimizer.sweep_file import load_sweep
+from optimizer.cli.sweep import PARTIAL_FAILURE, exit_code
+from optimizer.core.errors import ExitCode, InputError
+from optimizer.sweep.file import load_sweep
 
 pytestmark = pytest.mark.timeout(180)
 RUN_FILES = ("summary.json", "assignments.csv", "territories.csv", "map.html")
-TERRITORY = [sys.executable, "-m", "optimizer.cli"]
+TERRITORY = [sys.executable, "-m", "optimizer.cli.main"]
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_bad_sweep_files_are_refused_with_their_key(data, body, message):
 
 
 def test_non_dominated_within_each_case_and_page_escapes_user_text():
-    from optimizer.sweep_report import mark_non_dominated, tradeoff_html
+    from optimizer.sweep.report import mark_non_dominated, tradeoff_html
 
     def row(name, case, km, dev, k, status="optimal"):
         return {"scenario": name, "case": case, "status": status, "weighted_distance_km": km,
@@ -168,7 +168,7 @@ def test_a_batch_in_which_every_scenario_fails_exits_with_their_code(data, tmp_p
 
 
 def test_realignment_rows_report_moves_and_trade_offs_include_them(data, tmp_path):
-    from optimizer.sweep import SweepOptions, run_sweep
+    from optimizer.sweep.run import SweepOptions, run_sweep
 
     plan = pd.DataFrame({"unit_id": [f"U{i:03d}" for i in range(25)], "territory_id": [f"T{i % 5 // 2 + 1}"
                                                                                         for i in range(25)]})
@@ -222,7 +222,7 @@ def _kill_when_solving(address: str, name: str, runs: Path, killed: dict) -> Non
 def test_a_killed_worker_has_its_scenario_retried_elsewhere(data, tmp_path):
     from distributed import LocalCluster
 
-    from optimizer.sweep import SweepOptions, run_sweep
+    from optimizer.sweep.run import SweepOptions, run_sweep
 
     slow = {"units.dataset": str(data / "large.gpkg"), "territories.count": 10, "balance.tolerance": 0.05,
             "solver.time_limit": 60}

@@ -8,9 +8,10 @@ import re
 import pandas as pd
 import pytest
 
-from optimizer.checks import PlanRules, check_plan
-from optimizer.pipeline import PhaseTimer, prepare
-from optimizer.scenario import load_scenario
+from optimizer.alignment.checks.plan import PlanRules, check_plan
+from optimizer.alignment.prepare import prepare
+from optimizer.core.run import PhaseTimer
+from optimizer.core.scenario import load_scenario
 from tests.conftest import SCENARIOS
 
 

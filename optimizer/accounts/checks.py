@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.accounts.schema import AccountsScenario
-from optimizer.checks import CheckReport
+from optimizer.core.checks import CheckReport
 
 HOURS_TOLERANCE = 1e-6
 RELATIVE_TOLERANCE = 1e-5

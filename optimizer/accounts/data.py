@@ -15,7 +15,7 @@ import pandas as pd
 
 from optimizer.accounts.readers import number_column, read_points, require_columns, row_label, text_ids
 from optimizer.accounts.schema import AccountsScenario
-from optimizer.errors import InputError
+from optimizer.core.errors import InputError
 
 ACCOUNT_COLUMNS = ("account_id", "segment", "value", "calls_per_year", "call_hours")
 REP_COLUMNS = ("rep_id", "capacity_hours", "segments")

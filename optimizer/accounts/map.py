@@ -1,6 +1,6 @@
 """Offline HTML map of an account plan: accounts as points coloured by rep, and the reps' bases.
 
-Built from the tidy tables only, with the foundation's offline page (``optimizer.maps``: inlined Leaflet,
+Built from the tidy tables only, with the foundation's offline page (``optimizer.maps.page``: inlined Leaflet,
 no tiles, no CDN) and its ``escape_text`` on every user-given string. Uncovered accounts are white with a
 red ring; accounts that changed rep have a black ring. Reps based in the same city are drawn on a small
 ring around it so every base can be seen (their tooltips give the true city).
@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.maps import (
-    _collection,
-    _number,
-    _offline_map,
-    _raw_element,
+from optimizer.maps.page import (
     assign_territory_colours,
     escape_text,
+    feature_collection,
     finished_page,
+    format_number,
+    offline_map,
+    raw_element,
 )
 
 ACCOUNT_FIELDS = {"n": "Account", "a": "Id", "r": "Rep", "s": "Segment", "v": "Value", "h": "Hours", "m": "Moved"}
@@ -58,30 +58,30 @@ def _account_layer(assignments: pd.DataFrame, colours: dict[str, str]) -> tuple[
         geometries.append({"type": "Point", "coordinates": [round(float(row.lon), 5), round(float(row.lat), 5)]})
         properties.append({"n": escape_text(row.name), "a": escape_text(row.account_id),
                            "r": escape_text(row.rep_id or "uncovered"), "s": escape_text(row.segment),
-                           "v": _number(row.value), "h": _number(row.hours, 1),
+                           "v": format_number(row.value), "h": format_number(row.hours, 1),
                            "m": escape_text(f"from {row.current_rep}") if row.moved else "no"})
         if not row.rep_id:
             styles.append(UNCOVERED | {"radius": float(size)})
             continue
         ring = {"color": "#000000", "weight": 1} if row.moved else {"color": colours[row.rep_id], "weight": 0.5}
         styles.append({"fill": True, "fillColor": colours[row.rep_id], "fillOpacity": 0.75, "radius": float(size)} | ring)
-    return _collection(geometries, properties), styles
+    return feature_collection(geometries, properties), styles
 
 
 def _rep_layer(territories: pd.DataFrame) -> dict:
     points = _display_bases(territories)
     properties = [{"r": escape_text(t.rep_id), "n": escape_text(t.name), "c": escape_text(t.base_city),
-                   "k": _number(t.accounts), "h": f"{_number(t.hours_used, 0)} of {_number(t.capacity_hours, 0)}",
+                   "k": format_number(t.accounts), "h": f"{format_number(t.hours_used, 0)} of {format_number(t.capacity_hours, 0)}",
                    "u": f"{100 * float(t.utilization):.1f} %"} for t in territories.itertuples(index=False)]
     geometries = [{"type": "Point", "coordinates": [round(float(x), 5), round(float(y), 5)]} for x, y in points]
-    return _collection(geometries, properties)
+    return feature_collection(geometries, properties)
 
 
 def _legend(title: str, territories: pd.DataFrame, colours: dict[str, str], uncovered: int) -> str:
     swatch = '<span style="display:inline-block;width:12px;height:12px;background:{}"></span>'
     rows = "".join(
         f"<tr><td>{swatch.format(colours[t.rep_id])}</td><td>{escape_text(t.rep_id)}</td>"
-        f"<td>{escape_text(t.base_city)}</td><td align=right>{_number(t.accounts)}</td>"
+        f"<td>{escape_text(t.base_city)}</td><td align=right>{format_number(t.accounts)}</td>"
         f"<td align=right>{100 * float(t.utilization):.0f} %</td></tr>" for t in territories.itertuples(index=False))
     return ('<div id="territory-legend" style="position:fixed;bottom:24px;right:10px;z-index:1000;'
             "max-height:60vh;max-width:360px;overflow-y:auto;background:rgba(255,255,255,.92);padding:8px;"
@@ -100,7 +100,7 @@ def render_account_map(assignments: pd.DataFrame, territories: pd.DataFrame, tit
     colours = rep_colours(territories)
     lat = pd.concat([assignments["lat"], territories["base_lat"]]).astype(float)
     lon = pd.concat([assignments["lon"], territories["base_lon"]]).astype(float)
-    m = _offline_map(title, [[round(lat.min(), 5), round(lon.min(), 5)], [round(lat.max(), 5), round(lon.max(), 5)]])
+    m = offline_map(title, [[round(lat.min(), 5), round(lon.min(), 5)], [round(lat.max(), 5), round(lon.max(), 5)]])
     accounts, styles = _account_layer(assignments, colours)
     layer = folium.GeoJson(accounts, name="Accounts", marker=folium.CircleMarker(radius=4),
                            style_function=lambda f: styles[f["id"]])
@@ -113,7 +113,7 @@ def render_account_map(assignments: pd.DataFrame, territories: pd.DataFrame, tit
     bases.add_child(folium.GeoJsonTooltip(fields=list(REP_FIELDS), aliases=list(REP_FIELDS.values()))).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     uncovered = int((assignments["rep_id"] == "").sum())
-    m.get_root().html.add_child(_raw_element(_legend(title, territories, colours, uncovered)))
+    m.get_root().html.add_child(raw_element(_legend(title, territories, colours, uncovered)))
     return finished_page(m)
 
 

@@ -18,9 +18,9 @@ from optimizer.accounts.schema import AccountsScenario
 from optimizer.accounts.solve import AccountSolution, solve_accounts
 from optimizer.accounts.tables import assignment_table, move_table, territory_table
 from optimizer.accounts.travel import TravelTimes, travel_times
-from optimizer.outputs import file_hash, staging_folder, versions, write_json, write_table
-from optimizer.pipeline import PhaseTimer, RunOutcome
-from optimizer.solver import SolverOptions
+from optimizer.outputs.folders import file_hash, staging_folder, versions, write_json, write_table
+from optimizer.core.run import PhaseTimer, RunOutcome
+from optimizer.solver.highs import SolverOptions
 
 Progress = Callable[[str], None]
 PHASES = ("load", "travel", "build", "solve", "search", "check", "write")  # search: pricing arithmetic,
@@ -60,6 +60,11 @@ def validate_lines(scenario: AccountsScenario) -> list[str]:
               f"{int(p.eligible.sum()):,} eligible pairs, {int(p.locked.sum())} locked, "
               f"{followers} accounts follow a family parent")]
     return lines + [f"note: {note}" for note in ready.notes]
+
+
+def solve_prepared(scenario: AccountsScenario, ready: Prepared, options: SolverOptions) -> AccountSolution:
+    """Solve a prepared scenario and return the solution, writing nothing (``optimizer.api.solve``)."""
+    return solve_accounts(ready.problem, options)
 
 
 def run_scenario(scenario: AccountsScenario, out: Path, *, keep_log: bool = False,

@@ -25,8 +25,8 @@ import numpy as np
 
 from optimizer.accounts.problem import AccountProblem
 from optimizer.accounts.workspace import Workspace, compiled_model, current_pairs, elastic_prices, family_closed
-from optimizer.errors import InfeasibleError, NoPlanError
-from optimizer.solver import SolveResult, SolverOptions, SolveStatus, solve
+from optimizer.core.errors import InfeasibleError, NoPlanError
+from optimizer.solver.highs import SolveResult, SolverOptions, SolveStatus, solve
 
 INITIAL_NEAREST = 6
 REP_REACH_FACTOR = 1.5

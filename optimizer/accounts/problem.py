@@ -15,7 +15,7 @@ import numpy as np
 from models.accounts import AccountData
 from optimizer.accounts.data import ALL_SEGMENTS, AccountTable, RepTable
 from optimizer.accounts.schema import AccountsScenario
-from optimizer.errors import InfeasibleError, InputError
+from optimizer.core.errors import InfeasibleError, InputError
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from optimizer.errors import InputError
+from optimizer.core.errors import InputError
 
 GEODATA_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".parquet", ".fgb", ".gml", ".kml")
 

@@ -13,8 +13,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from optimizer.schema_base import ScenarioIdentity
-from optimizer.scenario import Solver, _Section
+from optimizer.core.schema_base import ScenarioIdentity
+from optimizer.core.schema_base import Section as _Section
+from optimizer.core.schema_base import Solver
 
 
 class AccountUnits(_Section):

@@ -1,6 +1,6 @@
 """Solving the account model to a gap that holds for the model over *all* eligible pairs.
 
-The route of ``optimizer.align``, on one compiled model (``optimizer.accounts.workspace``):
+The route of ``optimizer.alignment.solve.align``, on one compiled model (``optimizer.accounts.workspace``):
 
 1. the Lagrangian bound ``LB`` by pricing (``optimizer.accounts.pricing``); small problems, up to
    ``direct_pairs`` eligible pairs, price every pair at once;
@@ -29,8 +29,9 @@ from optimizer.accounts.pricing import LpBound, nearest, price_full_lp, start_pa
 from optimizer.accounts.problem import AccountProblem
 from optimizer.accounts.repair import plan_cost, plan_violation, round_and_repair
 from optimizer.accounts.workspace import Clock, Workspace, current_pairs, family_closed
-from optimizer.errors import InfeasibleError, NoPlanError
-from optimizer.solver import SolveResult, SolverOptions, SolveStatus, load_values, relative_gap, solve
+from optimizer.core.errors import InfeasibleError, NoPlanError
+from optimizer.solver.highs import SolveResult, SolverOptions, SolveStatus, load_values, relative_gap, solve
+from optimizer.solver.result import Solution
 
 DIRECT_PAIRS = 20_000
 INITIAL_NEAREST, POOL_NEAREST = 6, 12
@@ -42,24 +43,13 @@ ABS_GAP = 1e-6  # HiGHS's default mip_abs_gap: below it a plan counts as proven
 PLAN_GAP_SHARE = 0.25  # HiGHS's own gap target, as a share of the user's, while the LP bound certifies
 
 
-@dataclass
-class AccountSolution:
-    """Each account's rep (-1: uncovered) and what the solve proved."""
+@dataclass(kw_only=True)
+class AccountSolution(Solution):
+    """Each account's rep (-1: uncovered), the objective's terms and what the solve proved (see
+    :class:`Solution`)."""
 
     rep_of: np.ndarray
-    status: SolveStatus
-    objective: float
-    bound: float
-    lp_bound: float | None
     terms: dict[str, float]
-    seconds: dict[str, float] = field(default_factory=dict)
-    stages: list[dict] = field(default_factory=list)
-    restriction: str = ""
-    log: str = ""
-
-    @property
-    def gap(self) -> float:
-        return relative_gap(self.objective, self.bound)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pandas as pd
 from optimizer.accounts.data import AccountTable, RepTable
 from optimizer.accounts.readers import number_column, require_columns, row_label
 from optimizer.accounts.schema import Travel
-from optimizer.errors import InputError
+from optimizer.core.errors import InputError
 
 EARTH_RADIUS_KM = 6371.0088
 

@@ -19,7 +19,7 @@ import pyomo.environ as pyo
 
 from models.accounts import build
 from optimizer.accounts.problem import AccountProblem
-from optimizer.solver import CompiledModel, compile_model
+from optimizer.solver.highs import CompiledModel, compile_model
 
 ELASTIC_FACTOR = 1.0e3
 

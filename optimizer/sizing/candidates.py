@@ -11,12 +11,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from optimizer.bases import territory_ids
-from optimizer.distance import great_circle_km
-from optimizer.errors import InputError
+from optimizer.areas.bases import territory_ids
+from optimizer.areas.distance import great_circle_km
+from optimizer.core.errors import InputError
 from optimizer.sizing.joint_schema import Candidates, CityCandidates
-from optimizer.unit_ids import unknown_unit
-from optimizer.units import DISPLAY_CRS, UnitTable
+from optimizer.areas.unit_ids import unknown_unit
+from optimizer.areas.units import DISPLAY_CRS, UnitTable
 
 COLUMNS = ["territory_id", "base_unit_id", "base_name", "base_lat", "base_lon", "population"]
 

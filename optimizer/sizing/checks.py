@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.checks import CheckReport
-from optimizer.sizing.segments import SegmentData
-from optimizer.sizing.tables import effort_column
+from optimizer.core.checks import CheckReport
+from optimizer.sizing.data import SegmentData
+from optimizer.sizing.recommendation import effort_column
 
 REL = 1e-6
 

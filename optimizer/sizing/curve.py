@@ -30,7 +30,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from models.sizing import SizingData, build
-from optimizer.solver import CompiledModel, SolveResult, SolverOptions, SolveStatus, compile_model, solve
+from optimizer.solver.highs import CompiledModel, SolveResult, SolverOptions, SolveStatus, compile_model, solve
 
 CURVE_GAP = 1e-5
 

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from models.response import Adbudg, CurveError, PowerLaw
-from optimizer.errors import InputError
+from optimizer.core.errors import InputError
 
 POOR_FIT_R2 = 0.8
 

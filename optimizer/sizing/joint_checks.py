@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.checks import CheckReport
-from optimizer.distance import great_circle_km
+from optimizer.core.checks import CheckReport
+from optimizer.areas.distance import great_circle_km
 from optimizer.sizing.joint_data import JointInputs, spread_km, travel_hours
 
 REL = 1e-6

@@ -17,14 +17,14 @@ import pandas as pd
 
 from models.sizing_envelope import Envelope, scaled
 from models.sizing_joint import JointData
-from optimizer.distance import great_circle_km
-from optimizer.errors import InputError
+from optimizer.areas.distance import great_circle_km
+from optimizer.core.errors import InputError
 from optimizer.sizing.candidates import candidate_bases
 from optimizer.sizing.joint_schema import JointScenario
 from optimizer.sizing.pipeline import linearise
 from optimizer.sizing.precheck import first_feasible_headcount, headcount_bounds
-from optimizer.sizing.segments import band_mask, base_curve, load_segment_units, unit_coverage_notes
-from optimizer.units import PROJECTED_CRS, UnitTable
+from optimizer.sizing.data import band_mask, base_curve, load_segment_units, unit_coverage_notes
+from optimizer.areas.units import PROJECTED_CRS, UnitTable
 
 
 @dataclass(frozen=True)

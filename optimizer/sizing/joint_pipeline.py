@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.outputs import staging_folder, write_json, write_table
-from optimizer.pipeline import PhaseTimer, Progress, RunOutcome
+from optimizer.outputs.folders import staging_folder, write_json, write_table
+from optimizer.core.run import PhaseTimer, Progress, RunOutcome
 from optimizer.sizing.curve import relative
 from optimizer.sizing.joint_checks import JointRules, check_joint
 from optimizer.sizing.joint_data import JointInputs, prepare_joint
@@ -33,7 +33,7 @@ from optimizer.sizing.joint_tables import (
     sizing_table,
     territory_table,
 )
-from optimizer.solver import SolverOptions
+from optimizer.solver.highs import SolverOptions
 
 NEIGHBOUR_SECONDS = 4.0  # per polish or neighbour solve
 NEIGHBOUR_GAP = 1e-4
@@ -48,6 +48,13 @@ def validate_lines(scenario: JointScenario) -> list[str]:
              f"{len(data.pair_unit)} eligible pairs, headcount {data.headcount_lo}-{data.headcount_hi}, "
              f"linearisation error bound {data.error_bound:,.0f} {scenario.currency}")]
     return lines + [f"note: {note}" for note in inputs.notes]
+
+
+def prepare_timed(scenario: JointScenario, timer: PhaseTimer, progress: Progress) -> JointInputs:
+    """The joint scenario's inputs before the solve (``optimizer.api.prepare``)."""
+    progress("loading units and candidate bases")
+    with timer.phase("load"):
+        return prepare_joint(scenario)
 
 
 def run_joint(scenario: JointScenario, out: Path, *, keep_log: bool = False,
@@ -84,7 +91,7 @@ def run_joint(scenario: JointScenario, out: Path, *, keep_log: bool = False,
             report.raise_if_failed()
         progress("drawing the map")
         with timer.phase("write"):
-            from optimizer.maps import write_territory_map
+            from optimizer.maps.territories import write_territory_map
 
             units = inputs.units.frame.iloc[inputs.items]
             write_territory_map(folder / "map.html", units, assignments[["unit_id", "territory_id", "share"]],
@@ -118,7 +125,7 @@ def _polish(inputs: JointInputs, jm: JointModel, solution: JointSolution, option
                             "no plan", "seconds": round(result.seconds, 3) if result else None})
     if result is None or _profit(inputs, jm, result.values) <= _profit(inputs, jm, solution.values):
         return solution
-    return replace(solution, values=result.values, model_profit=-result.objective,
+    return replace(solution, values=result.values, objective=result.objective,
                    source=f"{solution.source}, polished")
 
 
@@ -130,7 +137,7 @@ def _with_neighbours(inputs: JointInputs, jm: JointModel, solution: JointSolutio
     found += _neighbours(inputs, jm, solution.values, plan.headcount, options, deadline)
     best = max(range(len(found)), key=lambda k: _profit(inputs, jm, found[k][0]))
     if best > 0:
-        solution = replace(solution, values=found[best][0], model_profit=found[best][1],
+        solution = replace(solution, values=found[best][0], objective=-found[best][1],
                            source=f"{solution.source}, then {found[best][3]}")
     rows = []
     for k, (values, model_profit, upper, basis) in enumerate(found):

@@ -12,8 +12,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from optimizer.scenario import Base, Solver, Units, _Section
-from optimizer.sizing.schema import Linearisation, Reps, Segment, _Named, _unique_segment_ids
+from optimizer.areas.schema import Base, Units
+from optimizer.core.schema_base import Section as _Section
+from optimizer.core.schema_base import Solver
+from optimizer.sizing.schema import Linearisation, Reps, Segment, NamedScenario, unique_segment_ids
 
 
 class CityCandidates(_Section):
@@ -49,7 +51,7 @@ class Travel(_Section):
     max_distance_km: float = Field(350.0, gt=0, description="A unit is covered only from bases this close (rule).")
 
 
-class JointScenario(_Named):
+class JointScenario(NamedScenario):
     """Joint sizing, location and alignment."""
 
     kind: Literal["sizing_joint"]
@@ -66,7 +68,7 @@ class JointScenario(_Named):
 
     @model_validator(mode="after")
     def _segments_from_units(self) -> JointScenario:
-        _unique_segment_ids(self.segments)
+        unique_segment_ids(self.segments)
         for k, segment in enumerate(self.segments):
             if segment.accounts is None:
                 raise ValueError(f"segments.{k} ({segment.id}) needs `accounts`: the joint model gives every unit "

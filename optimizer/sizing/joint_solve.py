@@ -18,15 +18,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
 
 from models.sizing_joint import JointData, build
-from optimizer.errors import InfeasibleError, NoPlanError
+from optimizer.core.errors import InfeasibleError, NoPlanError
 from optimizer.sizing.curve import consistent
-from optimizer.solver import CompiledModel, SolveResult, SolverOptions, SolveStatus, compile_model, solve
+from optimizer.solver.highs import CompiledModel, SolveResult, SolverOptions, SolveStatus, compile_model, solve
+from optimizer.solver.result import Solution
 
 HEURISTIC_SHARE = 0.3  # of the time limit
 HEURISTIC_NEAREST = 1  # candidate bases per unit in the heuristic's restricted model (2 and 3 were slower)
@@ -43,17 +44,26 @@ class JointModel:
     build_seconds: float
 
 
-@dataclass
-class JointSolution:
-    """The chosen plan (all column values), its model profit and the bound on the best true profit."""
+@dataclass(kw_only=True)
+class JointSolution(Solution):
+    """The chosen plan (all column values), its model profit and the bound on the best true profit.
+
+    The model maximises profit by minimising its negative, so ``objective`` is ``-model_profit`` and
+    ``bound`` is ``-upper`` (see :class:`Solution`); ``source`` says which solve gave the plan.
+    """
 
     values: np.ndarray
-    status: SolveStatus
-    model_profit: float
-    upper: float
     source: str
-    stages: list[dict] = field(default_factory=list)
-    solve_seconds: float = 0.0
+
+    @property
+    def model_profit(self) -> float:
+        """The model's (linearised) profit of the plan."""
+        return -self.objective
+
+    @property
+    def upper(self) -> float:
+        """The bound on the best true profit (NaN when the exact model gave none)."""
+        return -self.bound
 
 
 def compile_joint(data: JointData) -> JointModel:
@@ -136,8 +146,8 @@ def _choose(first: SolveResult, exact: SolveResult, stages, options, true_profit
     bound = -exact.bound if exact.status.has_plan or math.isfinite(exact.bound) else math.nan
     proven = exact.status is SolveStatus.OPTIMAL and source == "exact model"
     return JointSolution(values=result.values, status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
-                         model_profit=-result.objective, upper=bound, source=source, stages=stages,
-                         solve_seconds=seconds)
+                         objective=result.objective, bound=-bound, lp_bound=None, source=source, stages=stages,
+                         seconds={"solve": seconds})
 
 
 def solve_with_alignment_fixed(jm: JointModel, values: np.ndarray, headcount: int,

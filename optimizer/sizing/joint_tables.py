@@ -13,7 +13,8 @@ import pandas as pd
 
 from optimizer.sizing.joint_data import JointInputs, spread_km, travel_hours
 from optimizer.sizing.joint_solve import JointModel
-from optimizer.sizing.tables import add_marginal, effort_column
+from optimizer.sizing.recommendation import effort_column
+from optimizer.sizing.tables import add_marginal
 
 EPS = 1e-6
 

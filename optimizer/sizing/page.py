@@ -1,7 +1,7 @@
 """The sizing page ``sizing.html``: headline numbers, the charts and the segment table, offline.
 
 Every user string (scenario name, segment names, currency, notes) goes through
-:func:`optimizer.maps.escape_text`; numbers are formatted here. The page loads nothing from the network.
+:func:`optimizer.maps.page.escape_text`; numbers are formatted here. The page loads nothing from the network.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from optimizer.maps import escape_text
+from optimizer.maps.page import escape_text
 from optimizer.sizing.plot import effort_svg, profit_svg
-from optimizer.sizing.tables import Recommendation
+from optimizer.sizing.recommendation import Recommendation
 
 STYLE = ("body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:60em;color:#222}"
          "table{border-collapse:collapse;font-size:.85em}td,th{border-bottom:1px solid #ddd;padding:.25em .6em;"

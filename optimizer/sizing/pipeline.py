@@ -12,17 +12,17 @@ import numpy as np
 
 from models.sizing import SizingData
 from models.sizing_envelope import envelope
-from optimizer.errors import NoPlanError
-from optimizer.outputs import staging_folder, write_json, write_table
-from optimizer.pipeline import PhaseTimer, Progress, RunOutcome
+from optimizer.core.errors import NoPlanError
+from optimizer.outputs.folders import staging_folder, write_json, write_table
+from optimizer.core.run import PhaseTimer, Progress, RunOutcome
 from optimizer.sizing.checks import SizingRules, check_sizing
 from optimizer.sizing.curve import compile_sizing, solve_at, solve_curve
 from optimizer.sizing.precheck import first_feasible_headcount, headcount_bounds
 from optimizer.sizing.schema import SizingScenario
-from optimizer.sizing.segments import SegmentTable, build_segments, load_segment_units
+from optimizer.sizing.data import SegmentTable, build_segments, load_segment_units
 from optimizer.sizing.summary import seconds_of, sizing_summary
 from optimizer.sizing.tables import curve_table, recommend, segment_table
-from optimizer.solver import SolverOptions
+from optimizer.solver.highs import SolverOptions
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from optimizer.sizing.tables import Recommendation, effort_column
+from optimizer.sizing.recommendation import Recommendation, effort_column
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from optimizer.errors import InfeasibleError
+from optimizer.core.errors import InfeasibleError
 from optimizer.sizing.schema import Reps
 
 EPS = 1e-9

@@ -1,6 +1,6 @@
-"""Plain-text summaries of sizing runs, in the shape of :func:`optimizer.report.summary_lines`.
+"""Plain-text summaries of sizing runs, in the shape of :func:`optimizer.outputs.report.summary_lines`.
 
-``optimizer.report.print_summary`` reads alignment keys (band, shared units); until it dispatches on
+``optimizer.outputs.report.print_summary`` reads alignment keys (band, shared units); until it dispatches on
 ``summary["kind"]``, ``territory run`` writes a sizing run folder completely and then cannot print
 it. These functions are what it should call for ``kind: sizing`` and ``kind: sizing_joint``.
 """

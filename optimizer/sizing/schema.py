@@ -13,8 +13,9 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from models.response import Adbudg, CurveError, Piecewise, PowerLaw
-from optimizer.schema_base import ScenarioIdentity
-from optimizer.scenario import Solver, Units, _Section
+from optimizer.areas.schema import Units
+from optimizer.core.schema_base import ScenarioIdentity, Solver
+from optimizer.core.schema_base import Section as _Section
 
 Point = tuple[float, float]
 
@@ -153,13 +154,13 @@ class Recommend(_Section):
     near_best: float = Field(0.01, ge=0, lt=1, description="Share of the best profit a headcount may fall short by.")
 
 
-class _Named(ScenarioIdentity):
+class NamedScenario(ScenarioIdentity):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
 
 
 
-class SizingScenario(_Named):
+class SizingScenario(NamedScenario):
     """How many reps, and how they split their effort across segments."""
 
     kind: Literal["sizing"]
@@ -175,13 +176,13 @@ class SizingScenario(_Named):
 
     @model_validator(mode="after")
     def _segments_consistent(self) -> SizingScenario:
-        _unique_segment_ids(self.segments)
+        unique_segment_ids(self.segments)
         if self.units is None and any(s.accounts for s in self.segments):
             raise ValueError("segments with `accounts` need a `units` section naming the data set")
         return self
 
 
-def _unique_segment_ids(segments: list[Segment]) -> None:
+def unique_segment_ids(segments: list[Segment]) -> None:
     seen: set[str] = set()
     for segment in segments:
         if segment.id in seen:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 
 from models.response import describe
-from optimizer.outputs import file_hash as _file_hash, versions
+from optimizer.outputs.folders import file_hash as _file_hash, versions
 from optimizer.sizing.curve import CurvePoint, relative
-from optimizer.sizing.tables import Recommendation
-from optimizer.solver import SolveStatus
+from optimizer.sizing.recommendation import Recommendation
+from optimizer.solver.highs import SolveStatus
 
 WARM_START_NOTE = ("a warm-started result whose objective is not that of its returned plan is rejected and "
                    "solved cold (HiGHS 1.16 presolve; see optimizer/sizing/curve.py)")

@@ -5,32 +5,13 @@ values at the chosen efforts; the model's own (linearised) profit only appears a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from models.sizing import SizingData
 from optimizer.sizing.curve import CurvePoint, relative, true_profit
-from optimizer.sizing.segments import SegmentTable
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """The best headcount on the curve and the headcounts within ``near_best`` of its profit."""
-
-    headcount: int
-    profit: float
-    near_best: tuple[int, ...]
-    share: float
-
-    @property
-    def near_range(self) -> tuple[int, int]:
-        return min(self.near_best), max(self.near_best)
-
-
-def effort_column(segment_id: str) -> str:
-    return f"effort_{segment_id}"
+from optimizer.sizing.recommendation import Recommendation, effort_column
+from optimizer.sizing.data import SegmentTable
 
 
 def curve_table(points: list[CurvePoint], segments: SegmentTable, data: SizingData,

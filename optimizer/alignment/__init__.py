@@ -1,0 +1,1 @@
+"""Territory alignment (scenario kind ``alignment``): areas to territories, balanced, certified gap."""

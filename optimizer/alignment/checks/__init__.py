@@ -1,0 +1,1 @@
+"""Independent checks of a written alignment plan, from its tables alone."""

@@ -1,0 +1,1 @@
+"""Repairing a plan into connected territories (large instances with contiguity)."""

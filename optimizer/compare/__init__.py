@@ -1,0 +1,1 @@
+"""Comparing scenarios and plans: the comparison table and its offline report page."""

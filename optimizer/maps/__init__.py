@@ -1,0 +1,1 @@
+"""Offline Leaflet maps (folium) over tidy tables: never imports pyomo or highspy."""

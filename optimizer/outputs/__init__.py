@@ -1,0 +1,1 @@
+"""Run folders (atomic writes, tables, JSON, versions) and the lines `territory run` prints."""
