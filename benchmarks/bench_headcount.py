@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_once(scenario: str, count: int, out: Path) -> tuple[float, dict]:
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "optimizer.cli", "run", str(REPO / "scenarios" / f"{scenario}.yaml"),
+    subprocess.run([sys.executable, "-m", "optimizer.cli.main", "run", str(REPO / "scenarios" / f"{scenario}.yaml"),
                     "--set", f"territories.count={count}", "--out", str(out)], check=True, capture_output=True,
                    cwd=REPO)
     return time.perf_counter() - began, json.loads((out / "summary.json").read_text())

@@ -51,7 +51,7 @@ MIN_STEP = 1e-4
 AIM = 0.5  # each step aims this share of the way from the best bound to the best plan
 DEFLECT = 0.5  # share of the previous direction kept (deflected subgradient)
 MARGIN = 0.75
-PAIR_WORK = 40_000_000  # pair evaluations the ascent may spend (Texas x 20: 150 iterations over 64,516 pairs)
+PAIR_WORK = 12_000_000  # pair evaluations the ascent may spend (Texas x 20: its 150 iterations over 64,516 pairs)
 DENSE_PAIRS = 400_000  # units x candidates up to which every pair is kept (no unlimited item needed)
 
 
