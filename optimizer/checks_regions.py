@@ -15,6 +15,7 @@ import networkx as nx
 import pandas as pd
 
 from optimizer.checks_rules import touching_units
+from optimizer.safe_csv import read_table
 
 BAND_TOLERANCE = 1e-6
 
@@ -30,11 +31,11 @@ class RegionRules:
 
 def check_regions(report, folder: Path, units: gpd.GeoDataFrame, rules: RegionRules) -> None:
     """Record the three region checks on ``report`` (a :class:`optimizer.checks.CheckReport`)."""
-    territories = pd.read_csv(folder / "territories.csv", dtype={"territory_id": str, "region_id": str},
+    territories = read_table(folder / "territories.csv", dtype={"territory_id": str, "region_id": str},
                               keep_default_na=False)
-    regions = pd.read_csv(folder / "regions.csv", dtype=str, keep_default_na=False)
+    regions = read_table(folder / "regions.csv", dtype=str, keep_default_na=False)
     report.record("every territory in exactly one region", _partition(territories, regions, rules))
-    assignments = pd.read_csv(folder / "assignments.csv", dtype={"unit_id": str, "territory_id": str})
+    assignments = read_table(folder / "assignments.csv", dtype={"unit_id": str, "territory_id": str})
     report.record("regions connected", _connected(territories, assignments, units, rules.links))
     report.record("regions inside their band", _balanced(territories, regions, rules))
 

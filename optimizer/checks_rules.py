@@ -14,6 +14,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from optimizer.safe_csv import read_table
+
 BAND_TOLERANCE = 1e-6
 
 
@@ -132,7 +134,7 @@ def moved(assignments: pd.DataFrame, units: pd.DataFrame, rules: AdoptionRules) 
 
 
 def _moves_file(folder: Path, expected: pd.DataFrame) -> list[str]:
-    written = pd.read_csv(folder / "moves.csv", dtype={"unit_id": str, "from_territory": str, "to_territory": str},
+    written = read_table(folder / "moves.csv", dtype={"unit_id": str, "from_territory": str, "to_territory": str},
                           keep_default_na=False)
     if sorted(written["unit_id"]) != sorted(expected["unit_id"]):
         return [f"moves.csv lists {len(written)} units, the plans differ in {len(expected)}"]

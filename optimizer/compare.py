@@ -27,6 +27,7 @@ from optimizer.compare_metrics import Change, binding_limits, change_from_base, 
 from optimizer.errors import InfeasibleError, InputError, NoPlanError
 from optimizer.outputs import write_table
 from optimizer.pipeline import PhaseTimer, Prepared, Progress, file_hash, plan_rules, prepare
+from optimizer.safe_csv import read_table
 from optimizer.scenario import Scenario, load_scenario
 
 RUN_FILES = ("summary.json", "assignments.csv", "territories.csv", "map.html")
@@ -162,7 +163,7 @@ def _looks_like_a_summary(summary: object) -> bool:
 
 def _same_bases(folder: Path, ready: Prepared) -> bool:
     """Whether the run's territories and base locations are those the scenario resolves to today."""
-    written = pd.read_csv(folder / "territories.csv", dtype={"territory_id": str})
+    written = read_table(folder / "territories.csv", dtype={"territory_id": str})
     now = ready.bases.frame
     if written["territory_id"].tolist() != now["territory_id"].astype(str).tolist():
         return False
@@ -173,8 +174,8 @@ def _same_bases(folder: Path, ready: Prepared) -> bool:
 def _member(entry: Entry, scenario: Scenario, ready: Prepared, folder: Path, reused: bool) -> Member:
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     ids = {"unit_id": str, "territory_id": str, "base_unit_id": str}
-    assignments = pd.read_csv(folder / "assignments.csv", dtype=ids)
-    territories = pd.read_csv(folder / "territories.csv", dtype=ids, keep_default_na=False,
+    assignments = read_table(folder / "assignments.csv", dtype=ids)
+    territories = read_table(folder / "territories.csv", dtype=ids, keep_default_na=False,
                               na_values={"workload": [""]})
     return Member(entry, scenario, ready, folder, summary, assignments, territories, reused=reused)
 

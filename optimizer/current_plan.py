@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import InputError
+from optimizer.safe_csv import restore
 from optimizer.units import UnitTable
 
 
@@ -29,7 +30,7 @@ def read_current_plan(path: Path, units: UnitTable) -> pd.DataFrame:
     missing = [c for c in ("unit_id", "territory_id") if c not in plan.columns]
     if missing:
         raise InputError(where, f"no column {', '.join(missing)}", "the file needs unit_id,territory_id columns")
-    plan = plan[["unit_id", "territory_id"]].apply(lambda col: col.str.strip())
+    plan = plan[["unit_id", "territory_id"]].apply(lambda col: col.str.strip().map(restore))
     _refuse_bad_rows(plan, set(units.ids), where)
     return plan.reset_index(drop=True)
 

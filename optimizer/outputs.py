@@ -80,8 +80,10 @@ def _replace(staging: Path, final: Path) -> None:
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """CSV with fixed float formatting so files diff cleanly."""
-    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    """CSV with fixed float formatting so files diff cleanly, text a spreadsheet would run neutralised."""
+    from optimizer.safe_csv import table_text
+
+    table_text(frame, path)
 
 
 def write_json(data: dict, path: Path) -> None:

@@ -229,7 +229,9 @@ def after_solve(scenario: Scenario, ready: Prepared, plan: PlanTables, solution:
 
 def _csv_text(frame: pd.DataFrame) -> str:
     """A table as CSV text, formatted like :func:`optimizer.outputs.write_table`."""
-    return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+    from optimizer.safe_csv import table_text
+
+    return table_text(frame)
 
 
 def plan_territories(ready: Prepared, assignments: pd.DataFrame, distance: np.ndarray) -> pd.DataFrame:

@@ -9,7 +9,8 @@ a territory outside its band) is a broken *rule*, scored and listed by :mod:`opt
 
 Leniencies, each of which a spreadsheet produces: a UTF-8 byte-order mark, ``;`` or tab as separator,
 header names in any case, extra columns (ignored), an empty share (a whole unit), a share written as a
-percentage (``40%``) and a decimal comma when the separator is not a comma.
+percentage (``40%``) and a decimal comma when the separator is not a comma. A cell the engine wrote with a
+``'`` in front (text a spreadsheet would run, see :mod:`optimizer.safe_csv`) reads back without it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.errors import InputError
+from optimizer.safe_csv import restore
 from optimizer.unit_ids import unit_id_hint
 
 REQUIRED = ("unit_id", "territory_id")
@@ -112,7 +114,7 @@ def _column_positions(header: list[str], path: Path) -> dict[str, int]:
 
 
 def _cell(cells: list[str], index: int | None) -> str:
-    return cells[index].strip() if index is not None and index < len(cells) else ""
+    return restore(cells[index].strip()) if index is not None and index < len(cells) else ""
 
 
 def _row_problems(unit: str, territory: str, share_text: str, delimiter: str, known_units: set[str],

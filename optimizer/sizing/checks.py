@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.checks import CheckReport
+from optimizer.safe_csv import read_table
 from optimizer.sizing.segments import SegmentData
 from optimizer.sizing.tables import effort_column
 
@@ -36,7 +37,7 @@ class SizingRules:
 
 def check_sizing(folder: Path, rules: SizingRules, recommended: int, near_range: tuple[int, int]) -> CheckReport:
     """Check the curve in ``folder``; a solved run raises on any failure."""
-    table = pd.read_csv(folder / "sizing.csv")
+    table = read_table(folder / "sizing.csv")
     report = CheckReport()
     report.record("headcounts in range, each once", _headcounts(table, rules))
     report.record("effort within min and max", _effort_ranges(table, rules))
@@ -46,7 +47,7 @@ def check_sizing(folder: Path, rules: SizingRules, recommended: int, near_range:
     report.record("marginal profit of the last rep", _marginal(table))
     report.record("bound and linearisation error", _bounds(table, rules))
     report.record("recommended headcount and near-best range", _recommendation(table, rules, recommended, near_range))
-    segments = pd.read_csv(folder / "segments.csv", dtype={"segment_id": str})
+    segments = read_table(folder / "segments.csv", dtype={"segment_id": str})
     report.record("segments.csv matches the recommended row", _segments(segments, table, rules, recommended))
     return report
 
