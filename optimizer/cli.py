@@ -22,6 +22,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 SCENARIO = typer.Argument(..., help="Scenario YAML file.", show_default=False)
 
 
+@app.callback()
+def _every_command(
+    ctx: typer.Context,
+    wait: Optional[float] = typer.Option(None, "--wait", min=0, metavar="SECONDS",
+                                         help="Wait up to SECONDS (inf: no limit) for another process writing the "
+                                              "same output folder, instead of stopping (or set TERRITORY_WAIT)."),
+) -> None:
+    # a command's folder locks are released when it ends, also when run in-process (tests, notebooks)
+    from optimizer.folder_lock import command_scope, set_wait
+
+    set_wait(wait)
+    ctx.with_resource(command_scope())
+
+
 def _on_terminal() -> bool:
     return sys.stderr.isatty()
 
@@ -86,9 +100,9 @@ def _bad_flag(flag: str, what: str) -> TerritoryError:
 
 
 def _require_output_folder(folder: Path, flag: str = "--out") -> None:
-    from optimizer.outputs import require_output_folder
+    from optimizer.folder_lock import claim_output_folder
 
-    require_output_folder(folder, flag)
+    claim_output_folder(folder, flag)
 
 
 def _run_with_progress(spec, folder: Path, log: bool):

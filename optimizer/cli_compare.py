@@ -40,12 +40,12 @@ def evaluate(
     try:
         from optimizer.compare import plan_folder_name
         from optimizer.evaluate import evaluate_plan
-        from optimizer.outputs import require_output_folder
+        from optimizer.folder_lock import claim_output_folder
         from optimizer.scenario import load_scenario
 
         spec = load_scenario(scenario)
         folder = out or Path("runs") / plan_folder_name(spec.slug, plan)
-        require_output_folder(folder)
+        claim_output_folder(folder)
         outcome = evaluate_plan(spec, plan, folder, progress=_progress)
     except TerritoryError as exc:
         _fail(exc)
@@ -73,9 +73,10 @@ def compare(
     """
     try:
         from optimizer.compare import compare_entries, parse_entry
+        from optimizer.folder_lock import claim_output_folder
         from optimizer.outputs import require_output_folder
 
-        require_output_folder(out)
+        claim_output_folder(out)
         if runs is not None:
             require_output_folder(runs, "--runs")
         parsed = [parse_entry(text) for text in entries]

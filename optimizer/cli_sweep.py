@@ -78,12 +78,12 @@ def _options(workers: int | None, scheduler: str | None, resume: bool, solver_th
 
 
 def _run(sweep_file: Path, out: Path, options: Any, finished: list[dict[str, Any]]) -> Any:
-    from optimizer.outputs import require_output_folder
+    from optimizer.folder_lock import claim_output_folder
     from optimizer.sweep import run_sweep
     from optimizer.sweep_file import load_sweep
 
     load_sweep(sweep_file)  # refuse a bad sweep file before any progress bar or cluster
-    require_output_folder(out)
+    claim_output_folder(out)
 
     def record(row: dict[str, Any], done: int, total: int) -> None:
         finished.append(row)

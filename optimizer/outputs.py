@@ -35,20 +35,26 @@ def require_output_folder(path: Path, flag: str = "--out") -> None:
 
 @contextmanager
 def staging_folder(final: Path) -> Iterator[Path]:
-    """Yield a fresh temporary folder beside ``final``; on success it replaces ``final``, on error it vanishes."""
+    """Yield a fresh temporary folder beside ``final``; on success it replaces ``final``, on error it vanishes.
+
+    The folder's lock (:mod:`optimizer.folder_lock`) is held meanwhile: another process writing it is refused.
+    """
+    from optimizer.folder_lock import folder_lock
+
     final = final.resolve()
     require_output_folder(final, "run folder")
     final.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(final)
-    staging = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        yield staging
-    except BaseException:
+    with folder_lock(final, f"run folder {final}"):
+        remove_leftovers(final)
+        staging = final.parent / f".{final.name}.partial-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _replace(staging, final)
+        staging.mkdir()
+        try:
+            yield staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _replace(staging, final)
 
 
 def remove_leftovers(final: Path) -> None:
