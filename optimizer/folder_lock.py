@@ -154,6 +154,19 @@ def release(folder: Path) -> None:
     _remove_empty(lock.made)
 
 
+def remove_stale(folder: Path) -> None:
+    """Delete the lock file of ``folder`` if no process holds it (one a killed process left behind)."""
+    path = lock_path(folder)
+    if not path.exists() or path in _held:
+        return
+    fd = _try_lock(path)
+    if fd is not None:
+        try:
+            path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+
 def holder(folder: Path) -> dict | None:
     """What the lock file of ``folder`` says about its writer (``None`` when there is none or it is unreadable)."""
     try:

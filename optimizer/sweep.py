@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.errors import InputError
+from optimizer.folder_lock import remove_stale
 from optimizer.sweep_file import SweepFile, SweepScenario, load_sweep
 from optimizer.sweep_task import (
     NOT_RUN,
@@ -294,3 +295,4 @@ def remove_staging(runs: Path, scenarios: list[SweepScenario]) -> None:
         for pattern in (f".{s.name}.partial-*", f".{s.name}.old-*"):
             for leftover in runs.glob(pattern):
                 shutil.rmtree(leftover, ignore_errors=True)
+        remove_stale(runs / s.name)  # the lock of a worker stopped while it wrote

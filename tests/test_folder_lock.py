@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from optimizer.errors import ExitCode
-from optimizer.folder_lock import FolderBusyError, acquire, folder_lock, holder, lock_path, release, set_wait
+from optimizer.folder_lock import (FolderBusyError, acquire, folder_lock, holder, lock_path, release, remove_stale,
+                                   set_wait)
 from optimizer.outputs import staging_folder
 from tests.conftest import REPO, SCENARIOS
 
@@ -71,6 +72,17 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
         (staging / "summary.json").write_text("{}")
     assert (folder / "summary.json").is_file()
     assert not lock_path(folder).exists(), "the next writer clears it when done"
+
+
+def test_only_a_lock_nobody_holds_is_removed_as_stale(tmp_path):
+    folder = tmp_path / "run"
+    other = holding(folder, 30)
+    remove_stale(folder)
+    assert holder(folder)["pid"] == other.pid, "a live writer keeps its lock"
+    other.kill()
+    other.wait()
+    remove_stale(folder)
+    assert not lock_path(folder).exists()
 
 
 def test_waiting_when_told_to(tmp_path, monkeypatch):
@@ -154,3 +166,25 @@ def test_two_real_runs_into_one_folder(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["assignments.csv", "map.html", "summary.json",
                                                      "territories.csv"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shared"], "no lock or staging folder is left"
+
+
+def test_the_wait_flag_queues_a_run_behind_the_writer(tmp_path, grid_dataset):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from tests.conftest import write_scenario
+
+    scenario, out = write_scenario(tmp_path, grid_dataset), tmp_path / "out"
+    other = holding(out, 30)
+    try:
+        refused = CliRunner().invoke(app, ["run", str(scenario), "--out", str(out)])
+        assert refused.exit_code == ExitCode.BAD_INPUT
+        assert refused.stderr.strip().startswith(f"error: --out {out}: is being written by process {other.pid} ")
+    finally:
+        other.kill()
+        other.wait()
+    other = holding(out, 1.0)
+    waited = CliRunner().invoke(app, ["--wait", "60", "run", str(scenario), "--out", str(out)])
+    assert waited.exit_code == 0, waited.output
+    assert (out / "summary.json").is_file() and other.wait(5) == 0
+    assert not lock_path(out).exists(), "the command released its lock when it ended"
