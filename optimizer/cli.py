@@ -19,7 +19,8 @@ from optimizer.errors import ExitCode, TerritoryError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Design sales territories from a scenario YAML file, solved with HiGHS to a reported gap.")
 
-SCENARIO = typer.Argument(..., help="Scenario YAML file.", show_default=False)
+# readable=False: an unreadable file gets our own one-line message (optimizer.input_files), not click's
+SCENARIO = typer.Argument(..., help="Scenario YAML file.", show_default=False, readable=False)
 
 
 @app.callback()

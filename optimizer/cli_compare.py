@@ -29,8 +29,9 @@ def _progress(console_text: str) -> None:
 
 
 def evaluate(
-    scenario: Path = typer.Argument(..., help="Scenario YAML file the plan belongs to.", show_default=False),
-    plan: Path = typer.Argument(..., help="Plan CSV: unit_id,territory_id[,share].", show_default=False),
+    scenario: Path = typer.Argument(..., help="Scenario YAML file the plan belongs to.", show_default=False,
+                                    readable=False),
+    plan: Path = typer.Argument(..., help="Plan CSV: unit_id,territory_id[,share].", show_default=False, readable=False),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default runs/<scenario>--<plan name>)."),
 ) -> None:
     """Score a hand-edited plan with the run's checks and metrics; write the same files as `run`.

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 def sweep(
     sweep_file: Path = typer.Argument(..., help="Sweep YAML file: a base scenario and a grid, cases or files.",
-                                      show_default=False),
+                                      show_default=False, readable=False),
     out: Path = typer.Option(..., "--out", help="Folder for sweep.csv, sweep.html and runs/<scenario>/."),
     workers: int | None = typer.Option(None, "--workers", help="Local cluster size (default: one per core)."),
     scheduler: str | None = typer.Option(None, "--scheduler",

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import InputError
+from optimizer.input_files import require_file
 from optimizer.safe_csv import restore
 from optimizer.units import UnitTable
 
@@ -21,8 +22,7 @@ def read_current_plan(path: Path, units: UnitTable) -> pd.DataFrame:
         For a missing file or column, an empty or unknown unit id, or a unit listed twice.
     """
     where = f"realignment.current_plan {path}"
-    if not path.is_file():
-        raise InputError(where, "file not found", "the path is relative to the scenario file")
+    require_file(path, where, "file not found", "the path is relative to the scenario file", (".csv",))
     try:
         plan = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.errors import InputError
+from optimizer.input_files import require_file
 from optimizer.safe_csv import restore
 from optimizer.unit_ids import unit_id_hint
 
@@ -78,8 +79,8 @@ def read_plan(path: Path, unit_ids: Sequence[str], territory_ids: Sequence[str])
 
 def _records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str]:
     """The header cells, the non-blank data rows with their row numbers, and the separator."""
-    if not path.is_file():
-        raise InputError(str(path), "plan file not found", "check the path; it is relative to the current folder")
+    require_file(path, str(path), "plan file not found", "check the path; it is relative to the current folder",
+                 (".csv", ".txt"))
     if path.stat().st_size > MAX_FILE_BYTES:
         raise InputError(str(path), f"file is larger than {MAX_FILE_BYTES // 2**20} MiB", "is this a plan file?")
     try:

@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from optimizer.errors import InputError
+from optimizer.input_files import require_file
 from optimizer.scenario import Units, Workload
 
 PROJECTED_CRS = "EPSG:5070"  # CONUS Albers equal area, metres
@@ -83,8 +84,8 @@ def load_units(spec: Units, workload: Workload, extra: dict[str, str] | None = N
 
 def _read_frame(spec: Units) -> gpd.GeoDataFrame:
     path = spec.dataset
-    if not path.is_file():
-        raise InputError(f"units.dataset {path}", "file not found", "the path is relative to the scenario file")
+    require_file(path, f"units.dataset {path}", "file not found", "the path is relative to the scenario file",
+                 (".gpkg", ".parquet", ".shp", ".geojson", ".json", ".fgb"))
     try:
         if path.suffix.lower() == ".parquet":
             frame = gpd.read_parquet(path)

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from optimizer.input_files import absolute
 from optimizer.schema_base import ScenarioIdentity
 from optimizer.scenario import Solver, _Section
 
@@ -109,5 +110,5 @@ class AccountsScenario(ScenarioIdentity):
 
     def data_path(self, path: Path) -> Path:
         """``path`` resolved against the accounts file's folder (absolute paths are kept)."""
-        return path if path.is_absolute() else (self.units.dataset.parent / path).resolve()
+        return path if path.is_absolute() else absolute(self.units.dataset.parent / path)
 
