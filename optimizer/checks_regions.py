@@ -47,6 +47,8 @@ def _partition(territories: pd.DataFrame, regions: pd.DataFrame, rules: RegionRu
     problems += [f"territory {t} is listed in several regions of regions.csv" for t in twice]
     missing = sorted(set(territories["territory_id"]) - set(listed))
     problems += [f"territory {t} is in no region of regions.csv" for t in missing]
+    unknown = sorted(set(listed) - set(territories["territory_id"]))
+    problems += [f"regions.csv lists {t}, which is not a territory" for t in unknown]
     member = {t: r for r, text in zip(regions["region_id"], regions["territories"]) for t in text.split(";") if t}
     problems += [f"territory {t} is in {r} in territories.csv but {member.get(t)} in regions.csv"
                  for t, r in zip(territories["territory_id"], territories["region_id"]) if member.get(t, r) != r]

@@ -140,6 +140,8 @@ def _moves_file(folder: Path, expected: pd.DataFrame) -> list[str]:
         return [f"moves.csv lists {len(written)} units, the plans differ in {len(expected)}"]
     merged = written.merge(expected, on="unit_id", suffixes=("", "_expected"))
     wrong = merged[(merged["to_territory"] != merged["to_territory_expected"])
+                   | (merged["from_territory"] != merged["from_territory_expected"])
+                   | ~np.isclose(merged["moved_share"], merged["moved_share_expected"], rtol=1e-6, atol=1e-6)
                    | ~np.isclose(merged["moved"], merged["moved_expected"], rtol=1e-6, atol=1e-6)]
     return [f"moves.csv is wrong for unit {u}" for u in wrong["unit_id"].head(5)]
 
