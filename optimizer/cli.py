@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -165,6 +166,7 @@ def main() -> None:
     """Entry point: restore default SIGPIPE so ``territory ... | head`` exits cleanly."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    warnings.showwarning = _warning_line
     click = _click_exceptions()
     try:
         code = app(standalone_mode=False)
@@ -184,6 +186,12 @@ def main() -> None:
                    "TERRITORY_DEBUG=1 shows the traceback)", err=True)
         sys.exit(int(ExitCode.UNEXPECTED))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning (e.g. GDAL's about a file it could read) as one line, like the errors, not Python's two."""
+    text = " ".join(str(message).split())
+    typer.echo(f"warning: {text}", err=True)
 
 
 def _click_exceptions():

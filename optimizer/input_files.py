@@ -10,7 +10,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from optimizer.errors import InputError
 
@@ -90,3 +93,14 @@ def _special(mode: int) -> str:
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
     return "a special file"
+
+
+@contextmanager
+def reader_warnings(where: str) -> Iterator[None]:
+    """Hold back the warnings a reader (GDAL via pyogrio) gives while it reads ``where``: when the read fails
+    its error says what matters and they are dropped; when it succeeds each is given again, naming the file."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        warnings.warn(f"{where}: {warning.message}", UserWarning, stacklevel=3)

@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 
 from optimizer.errors import InputError
-from optimizer.input_files import require_file
+from optimizer.input_files import reader_warnings, require_file
 from optimizer.scenario import Units, Workload
 
 PROJECTED_CRS = "EPSG:5070"  # CONUS Albers equal area, metres
@@ -87,10 +87,11 @@ def _read_frame(spec: Units) -> gpd.GeoDataFrame:
     require_file(path, f"units.dataset {path}", "file not found", "the path is relative to the scenario file",
                  (".gpkg", ".parquet", ".shp", ".geojson", ".json", ".fgb"))
     try:
-        if path.suffix.lower() == ".parquet":
-            frame = gpd.read_parquet(path)
-        else:
-            frame = gpd.read_file(path, layer=spec.layer) if spec.layer else gpd.read_file(path)
+        with reader_warnings(f"units.dataset {path}"):
+            if path.suffix.lower() == ".parquet":
+                frame = gpd.read_parquet(path)
+            else:
+                frame = gpd.read_file(path, layer=spec.layer) if spec.layer else gpd.read_file(path)
     except Exception as exc:  # pyogrio/arrow raise many types; all mean "cannot read this file"
         hint = "check units.layer" if spec.layer else "use a GeoPackage, GeoParquet, Shapefile or GeoJSON file"
         raise InputError(f"units.dataset {path}", f"cannot be read ({_first_line(exc)})", hint) from None
