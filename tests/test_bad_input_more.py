@@ -47,7 +47,7 @@ def test_wrong_values_are_refused_with_their_key(tmp_path, grid_dataset, section
 def test_extends_a_missing_file_names_the_key_and_where_it_is_looked_for(tmp_path):
     path = tmp_path / "what_if.yaml"
     path.write_text("extends: nowhere.yaml\nname: what-if\n")
-    run_refused(tmp_path, path, ExitCode.BAD_INPUT, "what_if.yaml: extends: nowhere.yaml is not a file",
+    run_refused(tmp_path, path, ExitCode.BAD_INPUT, "what_if.yaml: extends nowhere.yaml: is not a file",
                 "relative to the file that extends it")
 
 

@@ -78,7 +78,7 @@ def test_sweep_file_expands_to_named_scenarios(data):
     ({"grid": {"territories.count": [2]}, "retry": 1}, "unknown key `retry`"),
     ({"grid": {"balance.tolerance": [0.1]}, "overrides": {"balance.tolerance": 0.2}}, "both in `grid`"),
     ({"grid": {"territories.count": []}}, "lists no values"),
-    ({"base": "missing.yaml"}, "missing.yaml not found"),
+    ({"base": "missing.yaml"}, "missing.yaml: not found"),
     ({"cases": [{"name": "a", "overides": {}}]}, "unknown key `cases.0.overides`"),
 ])
 def test_bad_sweep_files_are_refused_with_their_key(data, body, message):

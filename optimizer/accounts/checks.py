@@ -16,6 +16,7 @@ import pandas as pd
 
 from optimizer.accounts.schema import AccountsScenario
 from optimizer.core.checks import CheckReport
+from optimizer.core.safe_csv import read_table
 
 HOURS_TOLERANCE = 1e-6
 RELATIVE_TOLERANCE = 1e-5
@@ -24,7 +25,7 @@ RELATIVE_TOLERANCE = 1e-5
 def read_plan(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The three written tables; ids and rep columns stay text (blank = none)."""
     def read(name: str) -> pd.DataFrame:
-        return pd.read_csv(folder / name, dtype=str, keep_default_na=False)
+        return read_table(folder / name, dtype=str, keep_default_na=False)
     return read("assignments.csv"), read("territories.csv"), read("moves.csv")
 
 

@@ -14,14 +14,15 @@ import pandas as pd
 from pyproj import CRS
 
 from optimizer.core.errors import InputError
+from optimizer.core.input_files import require_file
 
 GEODATA_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".parquet", ".fgb", ".gml", ".kml")
 
 
 def read_points(path: Path, layer: str | None, crs: str, what: str) -> pd.DataFrame:
     """Rows of ``path`` with float ``lat``/``lon`` columns in EPSG:4326 (text columns stay text)."""
-    if not path.is_file():
-        raise InputError(str(path), f"{what} file not found", "check the path in the scenario")
+    require_file(path, str(path), f"{what} file not found", "check the path in the scenario",
+                 (".csv", *GEODATA_SUFFIXES))
     declared = _crs(crs, path)
     if path.suffix.lower() in GEODATA_SUFFIXES:
         frame = _read_geodata(path, layer, declared)

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from optimizer.core.schema_base import ScenarioIdentity
 from optimizer.core.schema_base import Section as _Section
 from optimizer.core.schema_base import Solver
+from optimizer.core.input_files import absolute
 
 
 class AccountUnits(_Section):
@@ -110,5 +111,5 @@ class AccountsScenario(ScenarioIdentity):
 
     def data_path(self, path: Path) -> Path:
         """``path`` resolved against the accounts file's folder (absolute paths are kept)."""
-        return path if path.is_absolute() else (self.units.dataset.parent / path).resolve()
+        return path if path.is_absolute() else absolute(self.units.dataset.parent / path)
 

@@ -17,6 +17,7 @@ from optimizer.accounts.data import AccountTable, RepTable
 from optimizer.accounts.readers import number_column, require_columns, row_label
 from optimizer.accounts.schema import Travel
 from optimizer.core.errors import InputError
+from optimizer.core.input_files import require_file
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -75,8 +76,8 @@ def travel_times(accounts: AccountTable, reps: RepTable, travel: Travel, table_p
 
 def read_travel_table(path: Path, accounts: AccountTable, roster: set[str]) -> pd.DataFrame:
     """``from_id`` (rep), ``to_id`` (account), ``minutes``; every id known, every pair once."""
-    if not path.is_file():
-        raise InputError(str(path), "travel table not found", "check travel.table (relative to the accounts file)")
+    require_file(path, str(path), "travel table not found", "check travel.table (relative to the accounts file)",
+                 (".csv",))
     try:
         rows = pd.read_csv(path, dtype=str, keep_default_na=False)
     except Exception as exc:  # noqa: BLE001 - pandas raises ParserError, UnicodeDecodeError, ...

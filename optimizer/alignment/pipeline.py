@@ -173,7 +173,8 @@ def after_solve(scenario: Scenario, ready: Prepared, plan: PlanTables, solution:
 
 def _csv_text(frame: pd.DataFrame) -> str:
     """A table as CSV text, formatted like :func:`optimizer.outputs.folders.write_table`."""
-    return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+    return table_text(frame)
+    from optimizer.core.safe_csv import table_text
 
 
 def plan_territories(ready: Prepared, assignments: pd.DataFrame, distance: np.ndarray) -> pd.DataFrame:

@@ -9,7 +9,8 @@ a territory outside its band) is a broken *rule*, scored and listed by :mod:`opt
 
 Leniencies, each of which a spreadsheet produces: a UTF-8 byte-order mark, ``;`` or tab as separator,
 header names in any case, extra columns (ignored), an empty share (a whole unit), a share written as a
-percentage (``40%``) and a decimal comma when the separator is not a comma.
+percentage (``40%``) and a decimal comma when the separator is not a comma. A cell the engine wrote with a
+``'`` in front (text a spreadsheet would run, see :mod:`optimizer.core.safe_csv`) reads back without it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import pandas as pd
 
 from optimizer.core.errors import InputError
 from optimizer.areas.unit_ids import unit_id_hint
+from optimizer.core.input_files import require_file
+from optimizer.core.safe_csv import restore
 
 REQUIRED = ("unit_id", "territory_id")
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -76,8 +79,8 @@ def read_plan(path: Path, unit_ids: Sequence[str], territory_ids: Sequence[str])
 
 def _records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str]:
     """The header cells, the non-blank data rows with their row numbers, and the separator."""
-    if not path.is_file():
-        raise InputError(str(path), "plan file not found", "check the path; it is relative to the current folder")
+    require_file(path, str(path), "plan file not found", "check the path; it is relative to the current folder",
+                 (".csv", ".txt"))
     if path.stat().st_size > MAX_FILE_BYTES:
         raise InputError(str(path), f"file is larger than {MAX_FILE_BYTES // 2**20} MiB", "is this a plan file?")
     try:
@@ -112,7 +115,7 @@ def _column_positions(header: list[str], path: Path) -> dict[str, int]:
 
 
 def _cell(cells: list[str], index: int | None) -> str:
-    return cells[index].strip() if index is not None and index < len(cells) else ""
+    return restore(cells[index].strip()) if index is not None and index < len(cells) else ""
 
 
 def _row_problems(unit: str, territory: str, share_text: str, delimiter: str, known_units: set[str],

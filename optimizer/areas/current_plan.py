@@ -9,6 +9,8 @@ import pandas as pd
 
 from optimizer.core.errors import InputError
 from optimizer.areas.units import UnitTable
+from optimizer.core.input_files import require_file
+from optimizer.core.safe_csv import restore
 
 
 def read_current_plan(path: Path, units: UnitTable) -> pd.DataFrame:
@@ -20,8 +22,7 @@ def read_current_plan(path: Path, units: UnitTable) -> pd.DataFrame:
         For a missing file or column, an empty or unknown unit id, or a unit listed twice.
     """
     where = f"realignment.current_plan {path}"
-    if not path.is_file():
-        raise InputError(where, "file not found", "the path is relative to the scenario file")
+    require_file(path, where, "file not found", "the path is relative to the scenario file", (".csv",))
     try:
         plan = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -29,7 +30,7 @@ def read_current_plan(path: Path, units: UnitTable) -> pd.DataFrame:
     missing = [c for c in ("unit_id", "territory_id") if c not in plan.columns]
     if missing:
         raise InputError(where, f"no column {', '.join(missing)}", "the file needs unit_id,territory_id columns")
-    plan = plan[["unit_id", "territory_id"]].apply(lambda col: col.str.strip())
+    plan = plan[["unit_id", "territory_id"]].apply(lambda col: col.str.strip().map(restore))
     _refuse_bad_rows(plan, set(units.ids), where)
     return plan.reset_index(drop=True)
 

@@ -18,6 +18,7 @@ import shapely
 
 from optimizer.core.errors import InputError
 from optimizer.areas.schema import Units, Workload
+from optimizer.core.input_files import reader_warnings, require_file
 
 PROJECTED_CRS = "EPSG:5070"  # CONUS Albers equal area, metres
 DISPLAY_CRS = "EPSG:4326"
@@ -83,13 +84,14 @@ def load_units(spec: Units, workload: Workload, extra: dict[str, str] | None = N
 
 def _read_frame(spec: Units) -> gpd.GeoDataFrame:
     path = spec.dataset
-    if not path.is_file():
-        raise InputError(f"units.dataset {path}", "file not found", "the path is relative to the scenario file")
+    require_file(path, f"units.dataset {path}", "file not found", "the path is relative to the scenario file",
+                 (".gpkg", ".parquet", ".shp", ".geojson", ".json", ".fgb"))
     try:
-        if path.suffix.lower() == ".parquet":
-            frame = gpd.read_parquet(path)
-        else:
-            frame = gpd.read_file(path, layer=spec.layer) if spec.layer else gpd.read_file(path)
+        with reader_warnings(f"units.dataset {path}"):
+            if path.suffix.lower() == ".parquet":
+                frame = gpd.read_parquet(path)
+            else:
+                frame = gpd.read_file(path, layer=spec.layer) if spec.layer else gpd.read_file(path)
     except Exception as exc:  # pyogrio/arrow raise many types; all mean "cannot read this file"
         hint = "check units.layer" if spec.layer else "use a GeoPackage, GeoParquet, Shapefile or GeoJSON file"
         raise InputError(f"units.dataset {path}", f"cannot be read ({_first_line(exc)})", hint) from None

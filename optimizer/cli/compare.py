@@ -30,8 +30,9 @@ def _progress(console_text: str) -> None:
 
 
 def evaluate(
-    scenario: Path = typer.Argument(..., help="Scenario YAML file the plan belongs to.", show_default=False),
-    plan: Path = typer.Argument(..., help="Plan CSV: unit_id,territory_id[,share].", show_default=False),
+    scenario: Path = typer.Argument(..., help="Scenario YAML file the plan belongs to.", show_default=False,
+                                    readable=False),
+    plan: Path = typer.Argument(..., help="Plan CSV: unit_id,territory_id[,share].", show_default=False, readable=False),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default runs/<scenario>--<plan name>)."),
 ) -> None:
     """Score a hand-edited plan with the run's checks and metrics; write the same files as `run`.
@@ -40,11 +41,11 @@ def evaluate(
     """
     try:
         from optimizer import api
-        from optimizer.outputs.folders import require_output_folder
+        from optimizer.outputs.folders import claim_output_folder
 
         spec = api.load_scenario(scenario)
         folder = out or api.default_run_folder(spec, plan)
-        require_output_folder(folder)
+        claim_output_folder(folder)
         outcome = api.evaluate(spec, plan, folder, progress=_progress)
     except TerritoryError as exc:
         _fail(exc)
@@ -72,9 +73,9 @@ def compare(
     """
     try:
         from optimizer import api
-        from optimizer.outputs.folders import require_output_folder
+        from optimizer.outputs.folders import claim_output_folder, require_output_folder
 
-        require_output_folder(out)
+        claim_output_folder(out)
         if runs is not None:
             require_output_folder(runs, "--runs")
         result = api.compare(entries, out, runs_dir=runs, fresh=fresh, progress=_progress)

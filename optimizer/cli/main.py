@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -19,7 +20,22 @@ from optimizer.core.errors import ExitCode, TerritoryError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Design sales territories from a scenario YAML file, solved with HiGHS to a reported gap.")
 
-SCENARIO = typer.Argument(..., help="Scenario YAML file.", show_default=False)
+# readable=False: an unreadable file gets our own one-line message (optimizer.core.input_files), not click's
+SCENARIO = typer.Argument(..., help="Scenario YAML file.", show_default=False, readable=False)
+
+
+@app.callback()
+def _every_command(
+    ctx: typer.Context,
+    wait: Optional[float] = typer.Option(None, "--wait", min=0, metavar="SECONDS",
+                                         help="Wait up to SECONDS (inf: no limit) for another process writing the "
+                                              "same output folder, instead of stopping (or set TERRITORY_WAIT)."),
+) -> None:
+    # a command's folder locks are released when it ends, also when run in-process (tests, notebooks)
+    from optimizer.outputs.folder_lock import command_scope, set_wait
+
+    set_wait(wait)
+    ctx.with_resource(command_scope())
 
 
 def _on_terminal() -> bool:
@@ -88,9 +104,9 @@ def _bad_flag(flag: str, what: str) -> TerritoryError:
 
 
 def _require_output_folder(folder: Path, flag: str = "--out") -> None:
-    from optimizer.outputs.folders import require_output_folder
+    from optimizer.outputs.folders import claim_output_folder
 
-    require_output_folder(folder, flag)
+    claim_output_folder(folder, flag)
 
 
 def _run_with_progress(spec, folder: Path, log: bool):
@@ -151,6 +167,7 @@ def main() -> None:
     """Entry point: restore default SIGPIPE so ``territory ... | head`` exits cleanly."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    warnings.showwarning = _warning_line
     click = _click_exceptions()
     try:
         code = app(standalone_mode=False)
@@ -170,6 +187,12 @@ def main() -> None:
                    "TERRITORY_DEBUG=1 shows the traceback)", err=True)
         sys.exit(int(ExitCode.UNEXPECTED))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning (e.g. GDAL's about a file it could read) as one line, like the errors, not Python's two."""
+    text = " ".join(str(message).split())
+    typer.echo(f"warning: {text}", err=True)
 
 
 def _click_exceptions():

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 def sweep(
     sweep_file: Path = typer.Argument(..., help="Sweep YAML file: a base scenario and a grid, cases or files.",
-                                      show_default=False),
+                                      show_default=False, readable=False),
     out: Path = typer.Option(..., "--out", help="Folder for sweep.csv, sweep.html and runs/<scenario>/."),
     workers: int | None = typer.Option(None, "--workers", help="Local cluster size (default: one per core)."),
     scheduler: str | None = typer.Option(None, "--scheduler",
@@ -78,12 +78,12 @@ def _options(workers: int | None, scheduler: str | None, resume: bool, solver_th
 
 
 def _run(sweep_file: Path, out: Path, options: Any, finished: list[dict[str, Any]]) -> Any:
-    from optimizer.outputs.folders import require_output_folder
-    from optimizer.sweep.run import run_sweep
+    from optimizer.outputs.folders import claim_output_folder
     from optimizer.sweep.file import load_sweep
+    from optimizer.sweep.run import run_sweep
 
     load_sweep(sweep_file)  # refuse a bad sweep file before any progress bar or cluster
-    require_output_folder(out)
+    claim_output_folder(out)
 
     def record(row: dict[str, Any], done: int, total: int) -> None:
         finished.append(row)

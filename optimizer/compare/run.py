@@ -34,6 +34,7 @@ from optimizer.core.run import PhaseTimer, Progress
 from optimizer.outputs.folders import file_hash
 from optimizer.alignment.schema import Scenario
 from optimizer.core.scenario import load_scenario
+from optimizer.core.safe_csv import read_table
 
 RUN_FILES = ("summary.json", "assignments.csv", "territories.csv", "map.html")
 
@@ -135,7 +136,7 @@ def _looks_like_a_summary(summary: object) -> bool:
 
 def _same_bases(folder: Path, ready: Prepared) -> bool:
     """Whether the run's territories and base locations are those the scenario resolves to today."""
-    written = pd.read_csv(folder / "territories.csv", dtype={"territory_id": str})
+    written = read_table(folder / "territories.csv", dtype={"territory_id": str})
     now = ready.bases.frame
     if written["territory_id"].tolist() != now["territory_id"].astype(str).tolist():
         return False
@@ -146,8 +147,8 @@ def _same_bases(folder: Path, ready: Prepared) -> bool:
 def _member(entry: Entry, scenario: Scenario, ready: Prepared, folder: Path, reused: bool) -> Member:
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     ids = {"unit_id": str, "territory_id": str, "base_unit_id": str}
-    assignments = pd.read_csv(folder / "assignments.csv", dtype=ids)
-    territories = pd.read_csv(folder / "territories.csv", dtype=ids, keep_default_na=False,
+    assignments = read_table(folder / "assignments.csv", dtype=ids)
+    territories = read_table(folder / "territories.csv", dtype=ids, keep_default_na=False,
                               na_values={"workload": [""]})
     return Member(entry, scenario, ready, folder, summary, assignments, territories, reused=reused)
 

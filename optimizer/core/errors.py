@@ -31,9 +31,14 @@ class TerritoryError(Exception):
         super().__init__(self.line())
 
     def line(self) -> str:
-        """The single line shown to the user: ``where: what. fix``."""
+        """The single line shown to the user: ``where: what. fix``; line breaks and other control
+        characters quoted from a user's file are shown escaped (``\\r``), so it stays one line."""
         text = f"{self.where}: {self.what}" if self.where else self.what
-        return f"{text} ({self.fix})" if self.fix else text
+        return (f"{text} ({self.fix})" if self.fix else text).translate(_ESCAPED)
+
+
+# control characters (and Unicode line breaks) as Python writes them in a string literal: \r, \n, \x00
+_ESCAPED = {code: repr(chr(code))[1:-1] for code in (*range(32), 0x7F, 0x85, 0x2028, 0x2029)}
 
 
 class InputError(TerritoryError):

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from optimizer.core.errors import InputError
+from optimizer.core.input_files import absolute, require_file
 from optimizer.core.yamlio import read_yaml_mapping
 
 
@@ -67,9 +68,8 @@ def _extended_file(path: Path, parent: Any) -> Path:
     if not isinstance(parent, str) or not parent.strip():
         raise InputError(f"{path}: extends", "must be a file name", "e.g. extends: texas_counties.yaml")
     target = path.parent / parent
-    if not target.is_file():
-        raise InputError(f"{path}: extends", f"{parent} is not a file ({target.resolve()})",
-                         "the path is relative to the file that extends it")
+    require_file(target, f"{path}: extends {parent}", f"is not a file ({target.resolve()})",
+                 "the path is relative to the file that extends it", (".yaml", ".yml"))
     return target
 
 
@@ -80,7 +80,7 @@ def _absolutize_dataset(raw: dict[str, Any], folder: Path) -> None:
     for section, key in FILE_KEYS:
         part = raw.get(section)
         if isinstance(part, dict) and isinstance(part.get(key), str):
-            part[key] = str((folder / part[key]).resolve())
+            part[key] = str(absolute(folder / part[key]))
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from optimizer.core.errors import InputError
+from optimizer.core.input_files import require_file
 
 MAX_BYTES = 256 * 1024
 
@@ -77,8 +78,8 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     InputError
         Naming the file (and line) when it is missing, too large, not YAML, or not a mapping.
     """
-    if not path.is_file():
-        raise InputError(str(path), "file not found", "check the path; it is relative to the current folder")
+    require_file(path, str(path), "file not found", "check the path; it is relative to the current folder",
+                 (".yaml", ".yml"))
     if path.stat().st_size > MAX_BYTES:
         raise InputError(str(path), f"file is larger than {MAX_BYTES // 1024} KiB", "a scenario is a short YAML file")
     text = _utf8_text(path)

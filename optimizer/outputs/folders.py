@@ -33,22 +33,37 @@ def require_output_folder(path: Path, flag: str = "--out") -> None:
         return
 
 
+def claim_output_folder(folder: Path, flag: str = "--out") -> None:
+    """What a command does with the folder it will write, before any work: refuse a path that cannot be a
+    folder (:func:`require_output_folder`), then take its lock for the command (``outputs.folder_lock``)."""
+    from optimizer.outputs.folder_lock import claim
+
+    require_output_folder(folder, flag)
+    claim(folder, f"{flag} {folder}")
+
+
 @contextmanager
 def staging_folder(final: Path) -> Iterator[Path]:
-    """Yield a fresh temporary folder beside ``final``; on success it replaces ``final``, on error it vanishes."""
+    """Yield a fresh temporary folder beside ``final``; on success it replaces ``final``, on error it vanishes.
+
+    The folder's lock (:mod:`optimizer.outputs.folder_lock`) is held meanwhile: another process writing it is refused.
+    """
+    from optimizer.outputs.folder_lock import folder_lock
+
     final = final.resolve()
     require_output_folder(final, "run folder")
     final.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(final)
-    staging = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        yield staging
-    except BaseException:
+    with folder_lock(final, f"run folder {final}"):
+        remove_leftovers(final)
+        staging = final.parent / f".{final.name}.partial-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _replace(staging, final)
+        staging.mkdir()
+        try:
+            yield staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _replace(staging, final)
 
 
 def remove_leftovers(final: Path) -> None:
@@ -80,8 +95,10 @@ def _replace(staging: Path, final: Path) -> None:
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """CSV with fixed float formatting so files diff cleanly."""
-    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    """CSV with fixed float formatting so files diff cleanly, text a spreadsheet would run neutralised."""
+    from optimizer.core.safe_csv import table_text
+
+    table_text(frame, path)
 
 
 def write_json(data: dict, path: Path) -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 from optimizer.core.checks import CheckReport
 from optimizer.sizing.data import SegmentData
 from optimizer.sizing.recommendation import effort_column
+from optimizer.core.safe_csv import read_table
 
 REL = 1e-6
 
@@ -36,7 +37,7 @@ class SizingRules:
 
 def check_sizing(folder: Path, rules: SizingRules, recommended: int, near_range: tuple[int, int]) -> CheckReport:
     """Check the curve in ``folder``; a solved run raises on any failure."""
-    table = pd.read_csv(folder / "sizing.csv")
+    table = read_table(folder / "sizing.csv")
     report = CheckReport()
     report.record("headcounts in range, each once", _headcounts(table, rules))
     report.record("effort within min and max", _effort_ranges(table, rules))
@@ -46,7 +47,7 @@ def check_sizing(folder: Path, rules: SizingRules, recommended: int, near_range:
     report.record("marginal profit of the last rep", _marginal(table))
     report.record("bound and linearisation error", _bounds(table, rules))
     report.record("recommended headcount and near-best range", _recommendation(table, rules, recommended, near_range))
-    segments = pd.read_csv(folder / "segments.csv", dtype={"segment_id": str})
+    segments = read_table(folder / "segments.csv", dtype={"segment_id": str})
     report.record("segments.csv matches the recommended row", _segments(segments, table, rules, recommended))
     return report
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from optimizer.core.checks import CheckReport
 from optimizer.areas.distance import great_circle_km
+from optimizer.core.safe_csv import read_table
 from optimizer.sizing.joint_data import JointInputs, spread_km, travel_hours
 
 REL = 1e-6
@@ -31,8 +32,8 @@ class JointRules:
 
 def check_joint(folder: Path, rules: JointRules) -> CheckReport:
     """Check the plan in ``folder``; a solved run raises on any failure."""
-    a = pd.read_csv(folder / "assignments.csv", dtype={"unit_id": str, "territory_id": str})
-    t = pd.read_csv(folder / "territories.csv", dtype={"territory_id": str, "base_unit_id": str})
+    a = read_table(folder / "assignments.csv", dtype={"unit_id": str, "territory_id": str})
+    t = read_table(folder / "territories.csv", dtype={"territory_id": str, "base_unit_id": str})
     inputs = rules.inputs
     expected = pd.Series(np.arange(len(inputs.items)), index=inputs.units.ids[inputs.items])
     report = CheckReport()

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from optimizer.core.errors import InputError
 from optimizer.core.yamlio import read_yaml_mapping
+from optimizer.core.input_files import absolute, require_file
 
 MAX_NAME = 110  # a run folder's name; with the sweep's name (<= 80) it stays a valid scenario name
 _SAFE = re.compile(r"[^A-Za-z0-9.+=-]+")
@@ -109,8 +110,8 @@ def load_sweep(path: Path) -> tuple[SweepFile, list[SweepScenario]]:
         raise InputError(str(path), "; ".join(_explain(err) for err in exc.errors())) from None
     scenarios = expand(spec, path.resolve().parent)
     for file in sorted({s.scenario for s in scenarios}):
-        if not file.is_file():
-            raise InputError(f"{path}", f"scenario file {file} not found", "paths are relative to the sweep file")
+        require_file(file, f"{path}: scenario file {file}", "not found", "paths are relative to the sweep file",
+                     (".yaml", ".yml"))
     _refuse_if_none_can_be_read(path, scenarios)
     return spec, scenarios
 
@@ -147,7 +148,7 @@ def expand(spec: SweepFile, folder: Path) -> list[SweepScenario]:
             parts.append("_".join(f"{short[k]}-{_label(v)}" for k, v in point.items()))
         name = _bounded("__".join(parts) or _SAFE.sub("-", spec.name))
         overrides = {**spec.overrides, **case_overrides, **point}
-        out.append(SweepScenario(name=name, case=case, scenario=file.resolve(), overrides=overrides, grid=point))
+        out.append(SweepScenario(name=name, case=case, scenario=absolute(file), overrides=overrides, grid=point))
     _refuse_duplicates(out)
     return out
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from optimizer.sweep.report import mark_non_dominated, write_tradeoff_html
+from optimizer.core.safe_csv import table_text
 
 if TYPE_CHECKING:
     from optimizer.sweep.result import SweepRun
@@ -25,8 +26,7 @@ METRICS = ("status", "objective", "bound", "gap", "weighted_distance_km", "max_a
 def write_outputs(run: SweepRun, sweep_path: Path) -> None:
     """Write sweep.csv, sweep.html and sweep.json into ``run.out``."""
     mark_non_dominated(run.rows)
-    _atomic(run.out / "sweep.csv", lambda p: sweep_table(run).to_csv(p, index=False, float_format="%.10g",
-                                                                      lineterminator="\n"))
+    _atomic(run.out / "sweep.csv", lambda p: table_text(sweep_table(run), p))
     note = f"{len(run.rows)} scenarios from {sweep_path.name}."
     _atomic(run.out / "sweep.html", lambda p: write_tradeoff_html(run.rows, p, f"Sweep {run.spec.name}", note))
     _atomic(run.out / "sweep.json", lambda p: p.write_text(json.dumps(_meta(run, sweep_path), indent=2) + "\n",

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.core.errors import InputError
+from optimizer.outputs.folder_lock import remove_stale
 from optimizer.sweep.file import SweepFile, SweepScenario, load_sweep
 from optimizer.sweep.result import SweepRun
 from optimizer.sweep.task import (
@@ -282,3 +283,4 @@ def remove_staging(runs: Path, scenarios: list[SweepScenario]) -> None:
         for pattern in (f".{s.name}.partial-*", f".{s.name}.old-*"):
             for leftover in runs.glob(pattern):
                 shutil.rmtree(leftover, ignore_errors=True)
+        remove_stale(runs / s.name)  # the lock of a worker stopped while it wrote

@@ -18,6 +18,8 @@ import pandas as pd
 
 from optimizer.alignment.checks.rules import AdoptionRules, check_rules, moved, territory_targets
 from optimizer.core.checks import CheckReport
+from optimizer.core.errors import CheckFailedError
+from optimizer.core.safe_csv import read_table
 
 SHARE_TOLERANCE = 1e-5
 BAND_TOLERANCE = 1e-6
@@ -46,8 +48,8 @@ def check_plan(folder: Path, units: pd.DataFrame, rules: PlanRules,
     Returns every check's outcome; a solved plan calls :meth:`CheckReport.raise_if_failed`, while scoring a
     hand-edited plan lists what it breaks. ``reported_objective`` of ``None`` skips the objective check.
     """
-    assignments = pd.read_csv(folder / "assignments.csv", dtype={"unit_id": str, "territory_id": str})
-    territories = pd.read_csv(folder / "territories.csv", dtype={"territory_id": str, "base_unit_id": str})
+    assignments = read_table(folder / "assignments.csv", dtype={"unit_id": str, "territory_id": str})
+    territories = read_table(folder / "territories.csv", dtype={"territory_id": str, "base_unit_id": str})
     report = CheckReport()
     report.record("known ids", _unknown_ids(assignments, units, rules))
     report.record("every unit exactly once", _coverage(assignments, units, rules))

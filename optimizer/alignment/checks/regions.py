@@ -15,6 +15,7 @@ import networkx as nx
 import pandas as pd
 
 from optimizer.alignment.checks.rules import touching_units
+from optimizer.core.safe_csv import read_table
 
 BAND_TOLERANCE = 1e-6
 
@@ -30,11 +31,11 @@ class RegionRules:
 
 def check_regions(report, folder: Path, units: gpd.GeoDataFrame, rules: RegionRules) -> None:
     """Record the three region checks on ``report`` (a :class:`optimizer.alignment.checks.plan.CheckReport`)."""
-    territories = pd.read_csv(folder / "territories.csv", dtype={"territory_id": str, "region_id": str},
+    territories = read_table(folder / "territories.csv", dtype={"territory_id": str, "region_id": str},
                               keep_default_na=False)
-    regions = pd.read_csv(folder / "regions.csv", dtype=str, keep_default_na=False)
+    regions = read_table(folder / "regions.csv", dtype=str, keep_default_na=False)
     report.record("every territory in exactly one region", _partition(territories, regions, rules))
-    assignments = pd.read_csv(folder / "assignments.csv", dtype={"unit_id": str, "territory_id": str})
+    assignments = read_table(folder / "assignments.csv", dtype={"unit_id": str, "territory_id": str})
     report.record("regions connected", _connected(territories, assignments, units, rules.links))
     report.record("regions inside their band", _balanced(territories, regions, rules))
 
@@ -46,6 +47,8 @@ def _partition(territories: pd.DataFrame, regions: pd.DataFrame, rules: RegionRu
     problems += [f"territory {t} is listed in several regions of regions.csv" for t in twice]
     missing = sorted(set(territories["territory_id"]) - set(listed))
     problems += [f"territory {t} is in no region of regions.csv" for t in missing]
+    unknown = sorted(set(listed) - set(territories["territory_id"]))
+    problems += [f"regions.csv lists {t}, which is not a territory" for t in unknown]
     member = {t: r for r, text in zip(regions["region_id"], regions["territories"]) for t in text.split(";") if t}
     problems += [f"territory {t} is in {r} in territories.csv but {member.get(t)} in regions.csv"
                  for t, r in zip(territories["territory_id"], territories["region_id"]) if member.get(t, r) != r]

@@ -14,6 +14,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from optimizer.core.safe_csv import read_table
+
 BAND_TOLERANCE = 1e-6
 
 
@@ -132,12 +134,14 @@ def moved(assignments: pd.DataFrame, units: pd.DataFrame, rules: AdoptionRules) 
 
 
 def _moves_file(folder: Path, expected: pd.DataFrame) -> list[str]:
-    written = pd.read_csv(folder / "moves.csv", dtype={"unit_id": str, "from_territory": str, "to_territory": str},
+    written = read_table(folder / "moves.csv", dtype={"unit_id": str, "from_territory": str, "to_territory": str},
                           keep_default_na=False)
     if sorted(written["unit_id"]) != sorted(expected["unit_id"]):
         return [f"moves.csv lists {len(written)} units, the plans differ in {len(expected)}"]
     merged = written.merge(expected, on="unit_id", suffixes=("", "_expected"))
     wrong = merged[(merged["to_territory"] != merged["to_territory_expected"])
+                   | (merged["from_territory"] != merged["from_territory_expected"])
+                   | ~np.isclose(merged["moved_share"], merged["moved_share_expected"], rtol=1e-6, atol=1e-6)
                    | ~np.isclose(merged["moved"], merged["moved_expected"], rtol=1e-6, atol=1e-6)]
     return [f"moves.csv is wrong for unit {u}" for u in wrong["unit_id"].head(5)]
 
