@@ -25,6 +25,7 @@ from optimizer.alignment.solve.align import AlignmentSolution, solve_alignment
 from optimizer.alignment.tables import assignment_table, moves_table, territory_table
 from optimizer.core.checks import CheckReport
 from optimizer.core.errors import InfeasibleError, InputError
+from optimizer.core.safe_csv import table_text
 from optimizer.core.run import PhaseTimer, Progress, RunOutcome
 from optimizer.outputs.folders import file_hash, staging_folder, versions, write_json, write_table
 from optimizer.solver.highs import SolverOptions
@@ -174,7 +175,6 @@ def after_solve(scenario: Scenario, ready: Prepared, plan: PlanTables, solution:
 def _csv_text(frame: pd.DataFrame) -> str:
     """A table as CSV text, formatted like :func:`optimizer.outputs.folders.write_table`."""
     return table_text(frame)
-    from optimizer.core.safe_csv import table_text
 
 
 def plan_territories(ready: Prepared, assignments: pd.DataFrame, distance: np.ndarray) -> pd.DataFrame:

@@ -18,7 +18,6 @@ import pandas as pd
 
 from optimizer.alignment.checks.rules import AdoptionRules, check_rules, moved, territory_targets
 from optimizer.core.checks import CheckReport
-from optimizer.core.errors import CheckFailedError
 from optimizer.core.safe_csv import read_table
 
 SHARE_TOLERANCE = 1e-5
